@@ -1,0 +1,69 @@
+"""Users, their roles and scopes, revoked tokens and failed logins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..database import UTCDateTime, utcnow
+from ..extensions import db
+
+ROLES = ("admin", "clerk", "shopkeeper", "villager")
+COUNCILS = (
+    "volunteer",
+    "covenant",
+    "wedding_funeral",
+    "villagers_council",
+    "moral_review",
+    "anti_drug_gambling",
+)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    # Null for a deployment-wide admin; every other role belongs to one village.
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"), index=True)
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), unique=True)
+    councils: Mapped[list[str]] = mapped_column(JSON, default=list)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def household_id(self) -> int | None:
+        from ..households.models import Member  # households depends on auth for scopes, not the reverse
+
+        if self.member_id is None:
+            return None
+        member = db.session.get(Member, self.member_id)
+        return member.household_id if member else None
+
+
+class RevokedToken(db.Model):
+    """A JWT that was logged out before it expired; kept in the database so every process sees it."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginFailure(db.Model):
+    """One failed login; counting recent rows throttles guessing across all worker processes."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_username_at", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,68 @@
+"""Request and response shapes for logins and users."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from ..schemas import Id, PageArgs, StrictSchema, Text
+from .models import COUNCILS, ROLES
+
+
+class LoginSchema(StrictSchema):
+    username = Text(64, 1, required=True)
+    password = Text(128, 1, required=True)
+
+
+class LogoutSchema(StrictSchema):
+    refresh_token = Text(4096)
+
+
+class MeSchema(StrictSchema):
+    id = fields.Integer()
+    username = fields.String()
+    role = fields.String()
+    display_name = fields.String()
+    village_id = fields.Integer(allow_none=True)
+    shop_id = fields.Integer(allow_none=True)
+    household_id = fields.Integer(allow_none=True)
+    member_id = fields.Integer(allow_none=True)
+    councils = fields.List(fields.String())
+    active = fields.Boolean()
+
+
+class TokenPairSchema(StrictSchema):
+    access_token = fields.String()
+    refresh_token = fields.String()
+    user = fields.Nested(MeSchema)
+
+
+class AccessTokenSchema(StrictSchema):
+    access_token = fields.String()
+
+
+class UserCreateSchema(StrictSchema):
+    username = Text(64, 3, required=True)
+    password = Text(128, 6, required=True, load_only=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    village_id = Id(allow_none=True)
+    councils = fields.List(fields.String(validate=validate.OneOf(COUNCILS)), validate=validate.Length(max=6))
+    shop_id = Id(allow_none=True)
+    member_id = Id(allow_none=True)
+    display_name = Text(100)
+
+
+class UserUpdateSchema(StrictSchema):
+    active = fields.Boolean(truthy={True}, falsy={False})
+    password = Text(128, 6, load_only=True)
+    councils = fields.List(fields.String(validate=validate.OneOf(COUNCILS)), validate=validate.Length(max=6))
+    display_name = Text(100)
+
+
+class UserQuerySchema(PageArgs):
+    village_id = fields.Integer(validate=validate.Range(1, 2**31 - 1))
+
+
+class UserPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(MeSchema))
+    total = fields.Integer()
+    page = fields.Integer()

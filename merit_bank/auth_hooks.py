@@ -1,0 +1,56 @@
+"""flask-jwt-extended wiring: who a token belongs to, revocation, and problem+json auth errors."""
+
+from __future__ import annotations
+
+from flask import Flask, redirect, request, url_for
+
+from .auth import services
+from .errors import problem, wants_problem_json
+from .extensions import jwt
+
+
+def _unauthorized(detail: str, code: str = "unauthorized"):
+    if wants_problem_json():
+        return problem(401, code, detail)
+    return redirect(url_for("web.login", next=request.full_path))
+
+
+def register(app: Flask) -> None:
+    @jwt.user_lookup_loader
+    def _load_user(_header, payload):
+        # Checked on every request, so a deactivated user is locked out at once, not at token expiry.
+        return services.load_active_user(payload["sub"])
+
+    @jwt.token_in_blocklist_loader
+    def _is_revoked(_header, payload):
+        return services.is_revoked(payload["jti"])
+
+    @jwt.user_lookup_error_loader
+    def _user_gone(_header, _payload):
+        return _unauthorized("This login is deactivated or no longer exists.", "account-inactive")
+
+    @jwt.revoked_token_loader
+    def _revoked(_header, _payload):
+        return _unauthorized("This token was revoked (logged out).", "token-revoked")
+
+    @jwt.expired_token_loader
+    def _expired(_header, _payload):
+        return _unauthorized("The token has expired; refresh it or log in again.", "token-expired")
+
+    @jwt.invalid_token_loader
+    def _invalid(reason):
+        return _unauthorized(f"Invalid token: {reason}", "invalid-token")
+
+    @jwt.unauthorized_loader
+    def _missing(reason):
+        if "CSRF" in reason:
+            return problem(401, "csrf-missing", reason) if wants_problem_json() else _unauthorized(reason)
+        return _unauthorized("Log in first: send `Authorization: Bearer <access token>`.")
+
+    @jwt.needs_fresh_token_loader
+    def _not_fresh(_header, _payload):
+        return _unauthorized("A fresh login is needed.")
+
+    @jwt.token_verification_failed_loader
+    def _failed(_header, _payload):
+        return _unauthorized("Token verification failed.")

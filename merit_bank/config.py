@@ -1,0 +1,87 @@
+"""Configuration read from the environment, with development defaults that run out of the box."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+def _default_database_url() -> str:
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    return f"sqlite:///{INSTANCE_DIR / 'merit_bank.sqlite3'}"
+
+
+def _database_url(raw: str | None) -> str:
+    url = raw or _default_database_url()
+    # Hosting platforms hand out postgres:// URLs; SQLAlchemy wants the psycopg 3 driver named.
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://") :]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+class Config:
+    """Settings for a running deployment; every value can come from the environment."""
+
+    def __init__(self) -> None:
+        env = os.environ
+        self.SECRET_KEY = env.get("SECRET_KEY", DEV_SECRET)
+        self.JWT_SECRET_KEY = env.get("JWT_SECRET_KEY", DEV_JWT_SECRET)
+        self.PRODUCTION = env.get("MERIT_BANK_ENV", env.get("FLASK_ENV", "development")) == "production"
+        self.SQLALCHEMY_DATABASE_URI = _database_url(env.get("DATABASE_URL"))
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", str(6 * 1024 * 1024)))
+        self.UPLOAD_FOLDER = env.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads"))
+        self.PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "")
+        self.TIMEZONE = env.get("MERIT_BANK_TIMEZONE", "Asia/Shanghai")
+
+        self.JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=int(env.get("JWT_ACCESS_MINUTES", "15")))
+        self.JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=int(env.get("JWT_REFRESH_DAYS", "30")))
+        self.JWT_TOKEN_LOCATION = ["headers", "cookies"]
+        self.JWT_COOKIE_SECURE = env.get("JWT_COOKIE_SECURE", "1" if self.PRODUCTION else "0") == "1"
+        self.JWT_COOKIE_SAMESITE = "Lax"
+        # Pages calling the JSON API with the cookie must echo the csrf_access_token cookie in
+        # X-CSRF-TOKEN (double submit); HTML forms are protected by Flask-WTF instead.
+        self.JWT_COOKIE_CSRF_PROTECT = True
+        self.JWT_ACCESS_COOKIE_NAME = "mb_access"
+        self.JWT_REFRESH_COOKIE_NAME = "mb_refresh"
+        # The HTML session lives as long as the refresh token; the cookie is refreshed on use.
+        self.WEB_SESSION_HOURS = int(env.get("WEB_SESSION_HOURS", "12"))
+
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.WTF_CSRF_CHECK_DEFAULT = False  # CSRF is checked for HTML forms only, see web.csrf_protect
+
+        self.LOGIN_MAX_FAILURES = int(env.get("LOGIN_MAX_FAILURES", "5"))
+        self.LOGIN_WINDOW_SECONDS = int(env.get("LOGIN_WINDOW_SECONDS", str(15 * 60)))
+
+        self.BABEL_DEFAULT_LOCALE = "zh_CN"
+        self.BABEL_DEFAULT_TIMEZONE = self.TIMEZONE
+        self.LANGUAGES = ["zh_CN", "en"]
+
+        self.API_TITLE = "Merit Bank 功德银行"
+        self.API_VERSION = "v1"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/api/v1"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+
+    def check_production_ready(self) -> None:
+        """Refuse to run a production deployment on the development secrets."""
+        if not self.PRODUCTION:
+            return
+        missing = []
+        if self.SECRET_KEY == DEV_SECRET:
+            missing.append("SECRET_KEY")
+        if self.JWT_SECRET_KEY == DEV_JWT_SECRET:
+            missing.append("JWT_SECRET_KEY")
+        if missing:
+            raise RuntimeError(
+                "Refusing to start in production with development defaults: set "
+                + " and ".join(missing)
+                + " to long random values (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+            )

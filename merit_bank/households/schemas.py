@@ -1,0 +1,60 @@
+"""Request and response shapes for households and members."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from ..schemas import Id, PageArgs, StrictSchema, Text
+
+PHONE = validate.Regexp(r"^\+?\d{5,20}$", error="Digits only, 5 to 20 of them.")
+
+
+class MemberCreateSchema(StrictSchema):
+    name = Text(50, 1, required=True)
+    phone = fields.String(validate=PHONE, allow_none=True)
+    id_number = fields.String(validate=validate.Length(15, 18), allow_none=True, load_only=True)
+    relation = Text(20, allow_none=True)
+
+
+class MemberSchema(StrictSchema):
+    id = fields.Integer()
+    name = fields.String()
+    phone = fields.String(allow_none=True)
+    relation = fields.String()
+    id_number = fields.String(attribute="id_number_masked", allow_none=True)
+
+
+class HouseholdCreateSchema(StrictSchema):
+    village_id = Id(required=True)
+    head_name = Text(50, 1, required=True)
+    group = Text(50, allow_none=True)
+    address = Text(200, allow_none=True)
+    members = fields.List(fields.Nested(MemberCreateSchema), required=True, validate=validate.Length(1, 30))
+
+
+class HouseholdSchema(StrictSchema):
+    id = fields.Integer(attribute="household.id")
+    code = fields.String(attribute="household.code")
+    village_id = fields.Integer(attribute="household.village_id")
+    head_name = fields.String(attribute="household.head_name")
+    group = fields.String(attribute="household.group.name", allow_none=True)
+    address = fields.String(attribute="household.address")
+    members = fields.List(fields.Nested(MemberSchema), attribute="household.members")
+    balance = fields.Integer()
+    earned_total = fields.Integer()
+
+
+class HouseholdQuerySchema(PageArgs):
+    village_id = fields.Integer(validate=validate.Range(1, 2**31 - 1))
+    q = fields.String(validate=validate.Length(max=50))
+
+
+class HouseholdPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(HouseholdSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+
+
+class CardSchema(StrictSchema):
+    household_id = fields.Integer()
+    token = fields.String()

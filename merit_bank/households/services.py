@@ -1,0 +1,237 @@
+"""Households and members: creation, scoped reading, and the signed household QR card."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from ..auth.models import User
+from ..auth.scope import ensure_manages_village, ensure_village, visible_village_ids
+from ..database import transaction
+from ..errors import DomainError, NotFound, ValidationFailed
+from ..extensions import db
+from ..signing import mac, mac_matches
+from ..villages.models import Village, VillageGroup
+from . import identity
+from .models import Household, Member
+
+# No 0/O, 1/I/L: a shopkeeper reads the code off a worn card and types it.
+_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+_CODE_LENGTH = 6
+_CARD_PURPOSE = "household-card"
+
+
+def _new_code() -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH))
+
+
+def _member(household: Household, data: dict[str, Any]) -> Member:
+    member = Member(
+        household=household,
+        name=data["name"].strip(),
+        phone=(data.get("phone") or None),
+        relation=data.get("relation") or "",
+    )
+    raw = data.get("id_number")
+    if raw:
+        number = identity.normalize(raw)
+        if not identity.is_valid(number):
+            raise ValidationFailed(
+                errors={"id_number": ["Not a valid identity number (check the last digit)."]}
+            )
+        fingerprint = identity.fingerprint(number)
+        if db.session.scalar(select(Member.id).where(Member.id_number_hmac == fingerprint)) is not None:
+            raise DomainError(
+                "duplicate-id-number",
+                f"Identity number {identity.mask(number)} is already registered to another member.",
+            )
+        member.id_number_hmac = fingerprint
+        member.id_number_encrypted = identity.encrypt(number)
+        member.id_number_masked = identity.mask(number)
+    return member
+
+
+def _check_unique_ids(members: list[dict[str, Any]]) -> None:
+    seen: set[str] = set()
+    for index, data in enumerate(members):
+        raw = data.get("id_number")
+        if raw:
+            number = identity.normalize(raw)
+            if number in seen:
+                raise DomainError(
+                    "duplicate-id-number",
+                    f"Member {index + 1} repeats identity number {identity.mask(number)}.",
+                )
+            seen.add(number)
+
+
+def create_household(actor: User, data: dict[str, Any]) -> Household:
+    """Register a household with its members and open its points account."""
+    from ..ledger import services as ledger
+
+    village_id = data["village_id"]
+    ensure_manages_village(actor, village_id)
+    if db.session.get(Village, village_id) is None:
+        raise NotFound("not-found", "No such village.")
+    group_id = _resolve_group(village_id, data.get("group"))
+    _check_unique_ids(data["members"])
+    try:
+        with transaction():
+            code = _new_code()
+            while db.session.scalar(select(Household.id).where(Household.code == code)) is not None:
+                code = _new_code()
+            household = Household(
+                village_id=village_id,
+                code=code,
+                head_name=data["head_name"].strip(),
+                group_id=group_id,
+                address=data.get("address") or "",
+            )
+            db.session.add(household)
+            for member_data in data["members"]:
+                db.session.add(_member(household, member_data))
+            db.session.flush()
+            ledger.open_household_account(village_id=village_id, household_id=household.id)
+    except IntegrityError as exc:
+        # Two clerks registering the same person at the same moment: the unique index decides.
+        raise DomainError("duplicate-id-number", "An identity number is already registered.") from exc
+    return household
+
+
+def _resolve_group(village_id: int, name: str | None) -> int | None:
+    if not name:
+        return None
+    group = db.session.scalar(
+        select(VillageGroup).where(VillageGroup.village_id == village_id, VillageGroup.name == name.strip())
+    )
+    if group is None:
+        raise ValidationFailed(errors={"group": [f"No group named {name} in this village."]})
+    return group.id
+
+
+def add_member(actor: User, household_id: int, data: dict[str, Any]) -> Member:
+    household = get_household(actor, household_id)
+    ensure_manages_village(actor, household.village_id)
+    try:
+        with transaction():
+            member = _member(household, data)
+            db.session.add(member)
+            db.session.flush()
+    except IntegrityError as exc:
+        raise DomainError("duplicate-id-number", "That identity number is already registered.") from exc
+    return member
+
+
+def visible_households(actor: User) -> Select:
+    """Households the actor may see: a villager only their own, staff their village's."""
+    query = select(Household).options(selectinload(Household.members), selectinload(Household.group))
+    if actor.role == "villager":
+        return query.where(Household.id == (actor.household_id or -1))
+    ids = visible_village_ids(actor)
+    if ids is not None:
+        query = query.where(Household.village_id.in_(ids))
+    return query
+
+
+def search_households(actor: User, village_id: int | None = None, q: str | None = None) -> Select:
+    query = visible_households(actor).order_by(Household.id)
+    if village_id is not None:
+        query = query.where(Household.village_id == village_id)
+    if q:
+        like = f"%{q.strip()}%"
+        member_match = select(Member.household_id).where(or_(Member.name.like(like), Member.phone.like(like)))
+        query = query.where(
+            or_(
+                Household.head_name.like(like),
+                Household.code == q.strip().upper(),
+                Household.id.in_(member_match),
+            )
+        )
+    return query
+
+
+def get_household(actor: User, household_id: int) -> Household:
+    household = db.session.scalar(visible_households(actor).where(Household.id == household_id))
+    if household is None:
+        raise NotFound("not-found", "No such household.")
+    return household
+
+
+def find_by_code(actor: User, code: str) -> Household:
+    household = db.session.scalar(visible_households(actor).where(Household.code == code.strip().upper()))
+    if household is None:
+        raise NotFound("not-found", "No household with that code.")
+    return household
+
+
+def with_balances(households: list[Household]) -> list[dict[str, Any]]:
+    """Households as dicts with balance and earned_total, read in one query."""
+    from ..ledger import services as ledger
+
+    balances = ledger.household_balances([h.id for h in households])
+    rows = []
+    for household in households:
+        balance, earned = balances.get(household.id, (0, 0))
+        rows.append({"household": household, "balance": balance, "earned_total": earned})
+    return rows
+
+
+# --- the household QR card -------------------------------------------------------------------------
+
+
+def card_token(household: Household) -> str:
+    """`H<id>.<version>.<mac>`: upper-case so the QR stays in alphanumeric mode at a low version."""
+    message = f"H{household.id}.{household.card_version}"
+    return f"{message}.{mac(_CARD_PURPOSE, message)}"
+
+
+def household_from_card(token: str) -> Household:
+    """The household a scanned card belongs to; a forged, malformed or replaced card is refused."""
+    token = (token or "").strip().upper()
+    parts = token.split(".")
+    if (
+        len(parts) != 3
+        or not parts[0].startswith("H")
+        or not parts[0][1:].isdigit()
+        or not parts[1].isdigit()
+    ):
+        raise DomainError("invalid-token", "This is not a household card.", status=400)
+    if (
+        len(parts[0]) > 12
+        or len(parts[1]) > 9
+        or not mac_matches(_CARD_PURPOSE, f"{parts[0]}.{parts[1]}", parts[2])
+    ):
+        raise DomainError("invalid-token", "This card is not valid.", status=400)
+    household = db.session.get(Household, int(parts[0][1:]))
+    if household is None or household.card_version != int(parts[1]) or not household.active:
+        raise DomainError("invalid-token", "This card was replaced by a newer one.", status=400)
+    return household
+
+
+def card_household(actor: User, household_id: int) -> Household:
+    """A household whose card the actor may print: its own villagers and the village's staff."""
+    household = get_household(actor, household_id)
+    if actor.role not in ("villager", "admin", "clerk"):
+        raise NotFound("not-found", "No such household.")
+    return household
+
+
+def reissue_card(actor: User, household_id: int) -> Household:
+    """A new card; the old one stops working at once (a lost card cannot be spent by a finder)."""
+    household = get_household(actor, household_id)
+    ensure_manages_village(actor, household.village_id)
+    with transaction():
+        household.card_version += 1
+    return household
+
+
+def village_of(actor: User, village_id: int) -> Village:
+    ensure_village(actor, village_id)
+    village = db.session.get(Village, village_id)
+    if village is None:
+        raise NotFound("not-found", "No such village.")
+    return village

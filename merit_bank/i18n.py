@@ -1,0 +1,17 @@
+"""Locale and time zone choice: Chinese unless the person chose English."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    if chosen in languages:
+        return chosen
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str:
+    return current_app.config["TIMEZONE"]

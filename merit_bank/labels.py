@@ -1,0 +1,29 @@
+"""Names people read for codes stored in the database (councils, roles, kinds)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+COUNCIL_LABELS = {
+    "volunteer": _l("Volunteer service"),
+    "covenant": _l("Village covenant"),
+    "wedding_funeral": _l("Weddings and funerals council"),
+    "villagers_council": _l("Villagers' deliberation council"),
+    "moral_review": _l("Moral review council"),
+    "anti_drug_gambling": _l("Anti-drug and anti-gambling council"),
+}
+
+ROLE_LABELS = {
+    "admin": _l("Administrator"),
+    "clerk": _l("Council clerk"),
+    "shopkeeper": _l("Shopkeeper"),
+    "villager": _l("Villager"),
+}
+
+
+def council_label(code: str) -> str:
+    return str(COUNCIL_LABELS.get(code, code))
+
+
+def role_label(code: str) -> str:
+    return str(ROLE_LABELS.get(code, code))

@@ -1,0 +1,55 @@
+"""JSON API for villages and their groups."""
+
+from __future__ import annotations
+
+from flask_jwt_extended import jwt_required
+from flask_smorest import Blueprint
+
+from ..auth.scope import current_user
+from ..schemas import PageArgs, page_of
+from . import services
+from .schemas import GroupSchema, VillageCreateSchema, VillagePageSchema, VillageSchema, VillageUpdateSchema
+
+blp = Blueprint("villages_api", __name__, url_prefix="/api/v1", description="Villages and 村民小组")
+
+
+@blp.route("/villages", methods=["POST"])
+@jwt_required()
+@blp.arguments(VillageCreateSchema)
+@blp.response(201, VillageSchema)
+def create_village(data):
+    """Add a village (deployment-wide admins)."""
+    return services.create_village(current_user(), data)
+
+
+@blp.route("/villages")
+@jwt_required()
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, VillagePageSchema)
+def list_villages(args):
+    """Villages in the caller's scope."""
+    return page_of(services.list_villages(current_user()), args["page"], args["per_page"], list)
+
+
+@blp.route("/villages/<int:village_id>")
+@jwt_required()
+@blp.response(200, VillageSchema)
+def get_village(village_id):
+    return services.get_village(current_user(), village_id)
+
+
+@blp.route("/villages/<int:village_id>", methods=["PATCH"])
+@jwt_required()
+@blp.arguments(VillageUpdateSchema)
+@blp.response(200, VillageSchema)
+def update_village(data, village_id):
+    return services.update_village(current_user(), village_id, data)
+
+
+@blp.route("/villages/<int:village_id>/groups", methods=["POST"])
+@jwt_required()
+@blp.arguments(GroupSchema)
+@blp.response(201, GroupSchema)
+def add_group(data, village_id):
+    """Add a 村民小组 to a village."""
+    return services.add_group(current_user(), village_id, data["name"])

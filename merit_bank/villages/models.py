@@ -1,0 +1,39 @@
+"""Villages and their 村民小组 (villager groups)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..database import UTCDateTime, utcnow
+from ..extensions import db
+
+
+class Village(db.Model):
+    __tablename__ = "villages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    # What one point is worth when the shop is reimbursed, in fen (0.01 yuan).
+    point_value_fen: Mapped[int] = mapped_column(Integer, default=10)
+    # Whether the 红黑榜 appears on the public notice board.
+    publish_rankings: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    groups: Mapped[list[VillageGroup]] = relationship(
+        back_populates="village", order_by="VillageGroup.name", cascade="all"
+    )
+
+
+class VillageGroup(db.Model):
+    __tablename__ = "village_groups"
+    __table_args__ = (UniqueConstraint("village_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+
+    village: Mapped[Village] = relationship(back_populates="groups")

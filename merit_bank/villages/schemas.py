@@ -1,0 +1,46 @@
+"""Request and response shapes for villages."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from ..schemas import Int, StrictSchema, Text
+
+
+class GroupSchema(StrictSchema):
+    id = fields.Integer(dump_only=True)
+    name = Text(50, 1, required=True)
+
+
+class VillageCreateSchema(StrictSchema):
+    name = Text(100, 1, required=True)
+    code = fields.String(
+        required=True,
+        validate=[
+            validate.Length(2, 32),
+            validate.Regexp(r"^[A-Za-z0-9_-]+$", error="Letters, digits, - and _."),
+        ],
+    )
+    point_value_fen = Int(0, 100_000)
+    groups = fields.List(Text(50, 1), validate=validate.Length(max=100))
+
+
+class VillageUpdateSchema(StrictSchema):
+    name = Text(100, 1)
+    point_value_fen = Int(0, 100_000)
+    publish_rankings = fields.Boolean(truthy={True}, falsy={False})
+
+
+class VillageSchema(StrictSchema):
+    id = fields.Integer()
+    name = fields.String()
+    code = fields.String()
+    point_value_fen = fields.Integer()
+    publish_rankings = fields.Boolean()
+    groups = fields.List(fields.Nested(GroupSchema))
+
+
+class VillagePageSchema(StrictSchema):
+    items = fields.List(fields.Nested(VillageSchema))
+    total = fields.Integer()
+    page = fields.Integer()

@@ -1,0 +1,77 @@
+"""Creating and reading villages and their groups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from ..auth.models import User
+from ..auth.scope import ensure_village, is_deployment_admin, require_role, visible_village_ids
+from ..database import transaction
+from ..errors import DomainError, Forbidden, NotFound
+from ..extensions import db
+from .models import Village, VillageGroup
+
+
+def create_village(actor: User, data: dict[str, Any]) -> Village:
+    """A new village with its ledger accounts; only a deployment-wide admin may add one."""
+    from ..ledger import services as ledger
+
+    if not is_deployment_admin(actor):
+        raise Forbidden("forbidden", "Only a deployment-wide admin creates villages.")
+    code = data["code"].strip().upper()
+    with transaction():
+        if db.session.scalar(select(Village.id).where(Village.code == code)) is not None:
+            raise DomainError("village-code-taken", f"Village code {code} is already in use.")
+        village = Village(name=data["name"].strip(), code=code)
+        if "point_value_fen" in data:
+            village.point_value_fen = data["point_value_fen"]
+        db.session.add(village)
+        db.session.flush()
+        for name in data.get("groups") or []:
+            db.session.add(VillageGroup(village_id=village.id, name=name.strip()))
+        ledger.open_village_accounts(village_id=village.id)
+    return village
+
+
+def list_villages(actor: User):
+    query = select(Village).order_by(Village.id)
+    ids = visible_village_ids(actor)
+    if ids is not None:
+        query = query.where(Village.id.in_(ids))
+    return query
+
+
+def get_village(actor: User, village_id: int) -> Village:
+    ensure_village(actor, village_id)
+    village = db.session.get(Village, village_id)
+    if village is None:
+        raise NotFound("not-found", "No such village.")
+    return village
+
+
+def update_village(actor: User, village_id: int, data: dict[str, Any]) -> Village:
+    village = get_village(actor, village_id)
+    require_role(actor, "admin")
+    with transaction():
+        for field in ("name", "point_value_fen", "publish_rankings"):
+            if field in data:
+                setattr(village, field, data[field])
+    return village
+
+
+def add_group(actor: User, village_id: int, name: str) -> VillageGroup:
+    village = get_village(actor, village_id)
+    require_role(actor, "admin", "clerk")
+    name = name.strip()
+    with transaction():
+        exists = db.session.scalar(
+            select(VillageGroup.id).where(VillageGroup.village_id == village.id, VillageGroup.name == name)
+        )
+        if exists is not None:
+            raise DomainError("group-exists", f"Group {name} already exists in this village.")
+        group = VillageGroup(village_id=village.id, name=name)
+        db.session.add(group)
+        db.session.flush()
+    return group

@@ -1,0 +1,261 @@
+"""HTML shell shared by every domain: login, logout, home, language, admin pages, API docs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_jwt_extended import decode_token, set_access_cookies, unset_jwt_cookies
+from marshmallow import ValidationError
+
+from .auth import services as auth_services
+from .auth.models import COUNCILS, ROLES, User
+from .auth.schemas import UserCreateSchema
+from .errors import DomainError, Forbidden
+from .extensions import csrf, db
+from .households import services as household_services
+from .households.schemas import HouseholdCreateSchema
+from .villages import services as village_services
+from .villages.schemas import VillageCreateSchema
+
+bp = Blueprint("web", __name__)
+
+# Domains add their pages to the menu and sections to the villager's home here (from their views.py),
+# so the shell never needs editing when a domain grows a page.
+NavItem = dict[str, str]
+nav_providers: list[Callable[[User], list[NavItem]]] = []
+villager_home_sections: list[str] = []
+
+
+@bp.before_app_request
+def _csrf_for_forms() -> None:
+    # Every HTML form post carries Flask-WTF's token; the JSON API is covered by JWT's double submit.
+    if request.method == "POST" and not request.path.startswith("/api/"):
+        csrf.protect()
+
+
+def page_user() -> User | None:
+    """The user behind the HttpOnly session cookie, or None when there is no valid session."""
+    token = request.cookies.get(current_app.config["JWT_ACCESS_COOKIE_NAME"])
+    if not token:
+        return None
+    try:
+        payload = decode_token(token)
+    except Exception:  # expired, forged or garbled: treat as logged out
+        return None
+    if payload.get("type") != "access" or auth_services.is_revoked(payload["jti"]):
+        return None
+    return auth_services.load_active_user(payload["sub"])
+
+
+def login_required(*roles: str) -> Callable:
+    """Pages for logged-in people; others are sent to the login page and brought back after."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any):
+            user = page_user()
+            if user is None:
+                return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+            if roles and user.role not in roles:
+                raise Forbidden("forbidden", _("This page is not for your role."))
+            g.user = user
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _safe_next(target: str | None) -> str:
+    # Only paths on this site: an open redirect would let a phishing link borrow our login page.
+    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+        return url_for("web.home")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        try:
+            user = auth_services.login(
+                request.form.get("username", "")[:64], request.form.get("password", "")[:128]
+            )
+        except DomainError as exc:
+            error = (
+                _("Too many failed attempts. Please wait 15 minutes.")
+                if exc.code == "too-many-attempts"
+                else _("Wrong phone number/username or PIN/password.")
+            )
+        else:
+            hours = current_app.config["WEB_SESSION_HOURS"]
+            tokens = auth_services.issue_tokens(user, access_expires=timedelta(hours=hours))
+            response = redirect(_safe_next(request.args.get("next")))
+            set_access_cookies(response, tokens["access_token"], max_age=hours * 3600)
+            return response
+    return render_template("auth/login.html", error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout():
+    token = request.cookies.get(current_app.config["JWT_ACCESS_COOKIE_NAME"])
+    if token:
+        try:
+            payload = decode_token(token)
+        except Exception:
+            payload = None
+        if payload:
+            auth_services.revoke(payload)
+    response = redirect(url_for("web.login"))
+    unset_jwt_cookies(response)
+    return response
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    response = redirect(_safe_next(request.args.get("next")))
+    if code in current_app.config["LANGUAGES"]:
+        response.set_cookie("lang", code, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
+
+
+@bp.get("/")
+@login_required()
+def home():
+    user: User = g.user
+    if user.role == "villager":
+        household = household_services.get_household(user, user.household_id or -1)
+        row = household_services.with_balances([household])[0]
+        return render_template("home/villager.html", row=row)
+    return render_template("home/staff.html")
+
+
+@bp.get("/api/docs")
+def api_docs():
+    """Swagger UI from vendored files, so the docs work on a village network with no internet."""
+    return render_template("api_docs.html")
+
+
+# --- admin pages ---------------------------------------------------------------------------------
+
+
+def _form_errors(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, ValidationError):
+        return exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
+    if isinstance(exc, DomainError):
+        return exc.errors or {"_": [exc.detail or exc.code]}
+    raise exc
+
+
+@bp.route("/admin/villages", methods=["GET", "POST"])
+@login_required("admin")
+def admin_villages():
+    errors: dict[str, Any] = {}
+    if request.method == "POST":
+        groups = [line.strip() for line in request.form.get("groups", "").splitlines() if line.strip()]
+        try:
+            data = VillageCreateSchema().load(
+                {"name": request.form.get("name", ""), "code": request.form.get("code", ""), "groups": groups}
+            )
+            village_services.create_village(g.user, data)
+            return redirect(url_for("web.admin_villages"))
+        except (ValidationError, DomainError) as exc:
+            errors = _form_errors(exc)
+    villages = db.session.scalars(village_services.list_villages(g.user)).all()
+    return render_template("admin/villages.html", villages=villages, errors=errors), (422 if errors else 200)
+
+
+@bp.route("/admin/households", methods=["GET", "POST"])
+@login_required("admin", "clerk")
+def admin_households():
+    errors: dict[str, Any] = {}
+    villages = db.session.scalars(village_services.list_villages(g.user)).all()
+    if request.method == "POST":
+        members = []
+        names = request.form.getlist("member_name")
+        phones = request.form.getlist("member_phone")
+        ids = request.form.getlist("member_id_number")
+        relations = request.form.getlist("member_relation")
+        for name, phone, id_number, relation in zip(names, phones, ids, relations, strict=False):
+            if name.strip():
+                members.append(
+                    {
+                        "name": name,
+                        "phone": phone.strip() or None,
+                        "id_number": id_number.strip() or None,
+                        "relation": relation.strip() or None,
+                    }
+                )
+        try:
+            village_id = int(request.form.get("village_id", "0") or 0)
+            data = HouseholdCreateSchema().load(
+                {
+                    "village_id": village_id,
+                    "head_name": request.form.get("head_name", ""),
+                    "group": request.form.get("group") or None,
+                    "address": request.form.get("address") or None,
+                    "members": members,
+                }
+            )
+            household_services.create_household(g.user, data)
+            return redirect(url_for("web.admin_households"))
+        except ValueError:
+            errors = {"village_id": [_("Choose a village.")]}
+        except (ValidationError, DomainError) as exc:
+            errors = _form_errors(exc)
+    q = request.args.get("q", "")[:50]
+    query = household_services.search_households(g.user, None, q or None).limit(200)
+    rows = household_services.with_balances(list(db.session.scalars(query).all()))
+    return render_template("admin/households.html", rows=rows, villages=villages, errors=errors, q=q), (
+        422 if errors else 200
+    )
+
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+@login_required("admin")
+def admin_users():
+    errors: dict[str, Any] = {}
+    if request.method == "POST":
+        raw: dict[str, Any] = {
+            "username": request.form.get("username", ""),
+            "password": request.form.get("password", ""),
+            "role": request.form.get("role", ""),
+            "display_name": request.form.get("display_name", ""),
+            "councils": request.form.getlist("councils"),
+        }
+        for key in ("village_id", "shop_id", "member_id"):
+            value = request.form.get(key, "").strip()
+            if value:
+                raw[key] = int(value) if value.isdigit() else value
+        try:
+            auth_services.create_user(g.user, UserCreateSchema().load(raw))
+            return redirect(url_for("web.admin_users"))
+        except (ValidationError, DomainError) as exc:
+            errors = _form_errors(exc)
+    users = db.session.scalars(auth_services.list_users(g.user).limit(500)).all()
+    villages = db.session.scalars(village_services.list_villages(g.user)).all()
+    return render_template(
+        "admin/users.html", users=users, villages=villages, roles=ROLES, councils=COUNCILS, errors=errors
+    ), (422 if errors else 200)
+
+
+@bp.app_context_processor
+def _template_globals() -> dict[str, Any]:
+    from flask_babel import get_locale
+
+    from .labels import council_label, role_label
+
+    return {
+        "council_label": council_label,
+        "role_label": role_label,
+        "current_locale": str(get_locale()),
+        "current_user": g.get("user"),
+        "extra_nav": lambda user: [item for provider in nav_providers for item in provider(user)],
+        "villager_sections": lambda household: villager_home_sections,
+    }

@@ -1,0 +1,149 @@
+"""Test fixtures: every test gets a fresh, migrated database — SQLite or a real PostgreSQL.
+
+Migrations run once per test session into a template (a SQLite file, a PostgreSQL template
+database); each test then gets a copy, which is far quicker than migrating for every test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from merit_bank import create_app
+from merit_bank.extensions import db
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DATABASES = [d for d in os.environ.get("TEST_DATABASES", "sqlite,postgresql").split(",") if d]
+
+TEST_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key-that-is-long-enough-000",
+    "JWT_SECRET_KEY": "test-jwt-secret-key-that-is-long-enough-000",
+    # Argon2 at its cheapest: the tests check logic, not hashing cost.
+    "ARGON2_TIME_COST": 1,
+    "ARGON2_MEMORY_KIB": 1024,
+}
+
+_counter = itertools.count()
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _pg_url(name: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+
+
+def _pg_exec(sql: str) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def _migrate(url: str) -> None:
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    _migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    name = f"mb_tpl_{_worker()}"
+    try:
+        _pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    except psycopg.OperationalError as exc:  # pragma: no cover - reported clearly instead of 100 errors
+        pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}", returncode=3)
+    _pg_exec(f"CREATE DATABASE {name}")
+    _migrate(_pg_url(name))
+    yield name
+    _pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _fresh_database(kind: str, request, tmp_path: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "merit_bank.sqlite3"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"mb_{_worker()}_{os.getpid()}_{next(_counter)}"
+    _pg_exec(f"CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY")
+    try:
+        yield _pg_url(name)
+    finally:
+        _pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(request, tmp_path) -> Iterator[str]:
+    """A fresh migrated database URL; tests using it run once on SQLite and once on PostgreSQL."""
+    yield from _fresh_database(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def sqlite_url(request, tmp_path) -> Iterator[str]:
+    """A fresh migrated SQLite database only (for tests about the SQLite file itself)."""
+    yield from _fresh_database("sqlite", request, tmp_path)
+
+
+def make_app(url: str, **overrides) -> Flask:
+    return create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url, **overrides})
+
+
+@pytest.fixture
+def app(db_url, tmp_path) -> Iterator[Flask]:
+    app = make_app(db_url, UPLOAD_FOLDER=str(tmp_path / "uploads"))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return path
+
+
+def pytest_sessionstart(session) -> None:
+    # Compiled catalogs are build output (.mo is ignored by git): make them before any app starts.
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run(
+        ["pybabel", "compile", "-q", "-f", "-d", str(root / "merit_bank" / "translations")],
+        check=False,
+        capture_output=True,
+    )
