@@ -1,0 +1,967 @@
+"""The ledger's service functions: every point that moves goes through `post()`.
+
+How a posting stays correct under concurrency (see docs/ledger.md):
+- It runs inside `database.transaction()`, so it joins a caller's transaction or commits on its own.
+- It first locks its village's chain head (SELECT ... FOR UPDATE on PostgreSQL; on SQLite the whole
+  database is already locked by BEGIN IMMEDIATE). Every account belongs to one village and every posting
+  takes its village's head, so within a village postings are serialized on that one row and nothing else;
+  different villages append in parallel.
+- Under that lock it checks the idempotency key, reads and row-locks the accounts, applies the overdraft
+  policy, and writes the transaction, its entries, the new cached balances and the new chain head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any
+
+from flask import has_request_context
+from flask_babel import gettext
+from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..database import is_sqlite, transaction, utcnow
+from ..errors import DomainError, NotFound, ValidationFailed
+from ..extensions import db
+from .hashing import format_time, request_digest, transaction_hash
+from .models import COUNCILS, GENESIS_HASH, TRANSACTION_KINDS, Account, ChainHead, Entry, Transaction
+
+# Overdraft policy per kind: may a posting of this kind take a household account below zero?
+# Only a covenant deduction may (a penalty is owed); spending, corrections and adjustments may not.
+# Credits to an account that is already negative are always allowed.
+HOUSEHOLD_MAY_GO_NEGATIVE: dict[str, bool] = {
+    "award": False,
+    "deduction": True,
+    "redemption": False,
+    "reversal": False,
+    "adjustment": False,
+}
+
+MAX_KEY_LENGTH = 200
+MAX_MEMO_LENGTH = 500
+
+
+def _(message: str, **values: Any) -> str:
+    """gettext inside a request; outside one (CLI, worker threads, tests) the English text."""
+    if has_request_context():
+        return gettext(message, **values)
+    return message % values if values else message
+
+
+# --- account keys ---------------------------------------------------------------------------------
+
+
+def household_key(household_id: int) -> str:
+    return f"household:{household_id}"
+
+
+def shop_key(shop_id: int) -> str:
+    return f"shop:{shop_id}"
+
+
+def issuing_key(village_id: int, council: str) -> str:
+    return f"issuing:{village_id}:{council}"
+
+
+def suspense_key(village_id: int) -> str:
+    return f"suspense:{village_id}"
+
+
+# --- opening accounts -------------------------------------------------------------------------------
+
+
+def _ensure_accounts(rows: Sequence[dict[str, Any]]) -> None:
+    """Insert the accounts that do not exist yet (opening is idempotent)."""
+    keys = [r["key"] for r in rows]
+    existing = set(db.session.scalars(select(Account.key).where(Account.key.in_(keys))))
+    missing = [r for r in rows if r["key"] not in existing]
+    if missing:
+        now = utcnow()
+        db.session.execute(
+            insert(Account),
+            [{"balance": 0, "earned_total": 0, "created_at": now, **r} for r in missing],
+        )
+
+
+def open_village_accounts(village_id: int) -> None:
+    """Open a village's ledger: one issuing account per council, the suspense account, the chain head."""
+    with transaction():
+        rows = [
+            {"key": issuing_key(village_id, c), "kind": "issuing", "village_id": village_id, "council": c}
+            for c in COUNCILS
+        ]
+        rows.append({"key": suspense_key(village_id), "kind": "suspense", "village_id": village_id})
+        _ensure_accounts(rows)
+        if db.session.get(ChainHead, village_id) is None:
+            db.session.execute(
+                insert(ChainHead).values(village_id=village_id, seq=0, head_hash=GENESIS_HASH, last_at=None)
+            )
+
+
+def open_household_account(village_id: int, household_id: int) -> Account:
+    """Open (or return) a household's points account."""
+    with transaction():
+        _ensure_accounts(
+            [
+                {
+                    "key": household_key(household_id),
+                    "kind": "household",
+                    "village_id": village_id,
+                    "household_id": household_id,
+                }
+            ]
+        )
+        return db.session.scalars(select(Account).where(Account.household_id == household_id)).one()
+
+
+def open_shop_account(village_id: int, shop_id: int) -> Account:
+    """Open (or return) a shop's account, where redeemed points go."""
+    with transaction():
+        _ensure_accounts(
+            [{"key": shop_key(shop_id), "kind": "shop", "village_id": village_id, "shop_id": shop_id}]
+        )
+        return db.session.scalars(select(Account).where(Account.shop_id == shop_id)).one()
+
+
+# --- balances ---------------------------------------------------------------------------------------
+
+
+def household_balances(household_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(balance, earned_total) of each household, in one query; a household without account has (0, 0)."""
+    result = dict.fromkeys(household_ids, (0, 0))
+    if household_ids:
+        rows = db.session.execute(
+            select(Account.household_id, Account.balance, Account.earned_total).where(
+                Account.household_id.in_(household_ids)
+            )
+        )
+        for household_id, balance, earned in rows:
+            result[household_id] = (balance, earned)
+    return result
+
+
+def household_balance(household_id: int) -> int:
+    """The household's balance: one indexed row read, whatever the size of the ledger."""
+    return db.session.scalar(select(Account.balance).where(Account.household_id == household_id)) or 0
+
+
+def shop_balance(shop_id: int) -> int:
+    return db.session.scalar(select(Account.balance).where(Account.shop_id == shop_id)) or 0
+
+
+def household_account(household_id: int) -> Account | None:
+    return db.session.scalars(select(Account).where(Account.household_id == household_id)).one_or_none()
+
+
+def balance_as_of(household_id: int, at: datetime) -> int:
+    """The household's balance at a moment: the balance_after of its last entry posted by then.
+
+    Cut by time along the chain order (created_at never runs backwards within a village's chain),
+    never by id: ids are handed out before commit, so they are not commit order.
+    """
+    account_id = db.session.scalar(select(Account.id).where(Account.household_id == household_id))
+    if account_id is None:
+        return 0
+    value = db.session.scalar(
+        select(Entry.balance_after)
+        .join(Transaction, Transaction.id == Entry.transaction_id)
+        .where(Entry.account_id == account_id, Transaction.created_at <= at)
+        .order_by(Transaction.seq.desc())
+        .limit(1)
+    )
+    return value or 0
+
+
+# --- posting ----------------------------------------------------------------------------------------
+
+
+def _check_key(idempotency_key: str) -> None:
+    if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
+        raise ValidationFailed(
+            detail=_("The idempotency key must be 1 to %(n)d characters.", n=MAX_KEY_LENGTH),
+            errors={"idempotency_key": [_("Invalid length.")]},
+        )
+
+
+def _check_points(points: int, *, positive: bool = False) -> None:
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0 or (positive and points < 0):
+        raise ValidationFailed(
+            detail=_("Points must be a non-zero whole number."), errors={"points": [_("Invalid.")]}
+        )
+
+
+def _lock_chain(village_id: int) -> tuple[int, str, datetime | None]:
+    stmt = select(ChainHead.seq, ChainHead.head_hash, ChainHead.last_at).where(
+        ChainHead.village_id == village_id
+    )
+    if not is_sqlite():
+        stmt = stmt.with_for_update()
+    row = db.session.execute(stmt).one_or_none()
+    if row is None:
+        raise NotFound("ledger-not-open", _("This village has no ledger yet."))
+    return row[0], row[1], row[2]
+
+
+def post(
+    *,
+    village_id: int,
+    kind: str,
+    lines: Sequence[tuple[str, int]],
+    idempotency_key: str,
+    actor_id: int | None,
+    memo: str = "",
+    rule_id: int | None = None,
+    rule_version: int | None = None,
+    reverses_id: int | None = None,
+    request_hash: str | None = None,
+) -> Transaction:
+    """Post one balanced transaction; the single way points move.
+
+    `lines` are (account key, amount) pairs that must sum to zero. A repeat of an idempotency key with
+    the same request returns the first transaction without posting; with another request it is refused.
+    """
+    if kind not in TRANSACTION_KINDS:
+        raise ValueError(f"unknown transaction kind {kind!r}")
+    _check_key(idempotency_key)
+    memo = memo or ""
+    if len(memo) > MAX_MEMO_LENGTH:
+        raise ValidationFailed(
+            detail=_("The memo is too long."), errors={"memo": [_("At most 500 characters.")]}
+        )
+    merged: dict[str, int] = {}
+    for key, amount in lines:
+        merged[key] = merged.get(key, 0) + amount
+    merged = {k: a for k, a in merged.items() if a != 0}
+    if len(merged) < 2 or sum(merged.values()) != 0:
+        raise ValueError("a transaction needs two or more non-zero entries that sum to zero")
+    if request_hash is None:
+        request_hash = request_digest(
+            {
+                "village_id": village_id,
+                "kind": kind,
+                "lines": sorted(merged.items()),
+                "actor_id": actor_id,
+                "memo": memo,
+                "rule_id": rule_id,
+                "rule_version": rule_version,
+                "reverses_id": reverses_id,
+            }
+        )
+    with transaction():
+        transaction_id = _post_locked(
+            village_id=village_id,
+            kind=kind,
+            lines=merged,
+            idempotency_key=idempotency_key,
+            actor_id=actor_id,
+            memo=memo,
+            rule_id=rule_id,
+            rule_version=rule_version,
+            reverses_id=reverses_id,
+            request_hash=request_hash,
+        )
+        return db.session.get_one(Transaction, transaction_id)
+
+
+def _post_locked(
+    *,
+    village_id: int,
+    kind: str,
+    lines: dict[str, int],
+    idempotency_key: str,
+    actor_id: int | None,
+    memo: str,
+    rule_id: int | None,
+    rule_version: int | None,
+    reverses_id: int | None,
+    request_hash: str,
+) -> int:
+    session = db.session
+    seq, prev_hash, last_at = _lock_chain(village_id)
+
+    # Idempotency, checked under the chain lock so that concurrent requests with one key see each other.
+    existing = session.execute(
+        select(Transaction.id, Transaction.request_hash).where(Transaction.idempotency_key == idempotency_key)
+    ).one_or_none()
+    if existing is not None:
+        if existing[1] != request_hash:
+            raise DomainError(
+                "idempotency-key-reused",
+                _("This idempotency key was already used for a different request."),
+                status=422,
+            )
+        return existing[0]
+
+    reversed_kind: str | None = None
+    if reverses_id is not None:
+        original = session.execute(
+            select(Transaction.kind, Transaction.village_id).where(Transaction.id == reverses_id)
+        ).one_or_none()
+        if original is None or original[1] != village_id:
+            raise NotFound("not-found", _("No such transaction."))
+        if original[0] == "reversal":
+            raise DomainError("not-reversible", _("A reversal cannot itself be reversed."))
+        if session.scalar(select(Transaction.id).where(Transaction.reverses_id == reverses_id)):
+            raise DomainError("already-reversed", _("This transaction has already been reversed."))
+        reversed_kind = original[0]
+
+    stmt = select(Account.id, Account.key, Account.kind, Account.village_id, Account.balance).where(
+        Account.key.in_(list(lines))
+    )
+    if not is_sqlite():
+        # The chain lock already serializes this village; the row locks guard anyone who writes balances
+        # without it (none should) and make the dependency explicit.
+        stmt = stmt.order_by(Account.id).with_for_update()
+    accounts = {row[1]: row for row in session.execute(stmt)}
+    missing = [k for k in lines if k not in accounts]
+    if missing:
+        raise NotFound("account-not-found", _("No such account: %(key)s", key=missing[0]))
+
+    earns = kind == "award" or (kind == "reversal" and reversed_kind == "award")
+    entries: list[tuple[int, int, int]] = []
+    updates: list[dict[str, int]] = []
+    for key, amount in lines.items():
+        account_id, _key, account_kind, account_village, balance = accounts[key]
+        if account_village != village_id:
+            raise ValueError(f"account {key} belongs to village {account_village}, not {village_id}")
+        new_balance = balance + amount
+        if (
+            account_kind == "household"
+            and amount < 0
+            and new_balance < 0
+            and not HOUSEHOLD_MAY_GO_NEGATIVE[kind]
+        ):
+            raise DomainError(
+                "insufficient-balance",
+                _(
+                    "The household has %(balance)d points; %(required)d are needed.",
+                    balance=balance,
+                    required=-amount,
+                ),
+                balance=balance,
+                required=-amount,
+            )
+        entries.append((account_id, amount, new_balance))
+        earned = amount if earns and account_kind == "household" else 0
+        updates.append({"_id": account_id, "_balance": new_balance, "_earned": earned})
+
+    # created_at never runs backwards within a chain, even if the clock does.
+    now = utcnow()
+    created_at = now if last_at is None or now > last_at else last_at
+    seq += 1
+    digest = transaction_hash(
+        village_id=village_id,
+        seq=seq,
+        prev_hash=prev_hash,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        actor_id=actor_id,
+        rule_id=rule_id,
+        rule_version=rule_version,
+        reverses_id=reverses_id,
+        memo=memo,
+        created_at=format_time(created_at),
+        entries=entries,
+    )
+    try:
+        transaction_id = session.execute(
+            insert(Transaction)
+            .values(
+                village_id=village_id,
+                seq=seq,
+                kind=kind,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                actor_id=actor_id,
+                rule_id=rule_id,
+                rule_version=rule_version,
+                reverses_id=reverses_id,
+                memo=memo,
+                created_at=created_at,
+                prev_hash=prev_hash,
+                hash=digest,
+            )
+            .returning(Transaction.id)
+        ).scalar_one()
+    except IntegrityError as exc:
+        # Only reachable when one key is used at once in two villages (different chain locks).
+        raise DomainError(
+            "idempotency-key-reused",
+            _("This idempotency key was already used for a different request."),
+            status=422,
+        ) from exc
+    session.execute(
+        insert(Entry.__table__),
+        [
+            {"transaction_id": transaction_id, "account_id": a, "amount": m, "balance_after": b}
+            for a, m, b in entries
+        ],
+    )
+    accounts_table = Account.__table__
+    session.execute(
+        update(accounts_table)
+        .where(accounts_table.c.id == bindparam("_id"))
+        .values(
+            balance=bindparam("_balance"),
+            earned_total=accounts_table.c.earned_total + bindparam("_earned"),
+        ),
+        updates,
+    )
+    session.execute(
+        update(ChainHead.__table__)
+        .where(ChainHead.__table__.c.village_id == village_id)
+        .values(seq=seq, head_hash=digest, last_at=created_at)
+    )
+    return transaction_id
+
+
+def award(
+    *,
+    village_id: int,
+    household_id: int,
+    council: str,
+    points: int,
+    idempotency_key: str,
+    actor_id: int | None,
+    rule_id: int | None = None,
+    rule_version: int | None = None,
+    memo: str = "",
+    request_hash: str | None = None,
+) -> Transaction:
+    """Points from a council's issuing account to a household; negative points are a deduction."""
+    if council not in COUNCILS:
+        raise ValidationFailed(detail=_("Unknown council."), errors={"council": [_("Unknown council.")]})
+    _check_points(points)
+    return post(
+        village_id=village_id,
+        kind="award" if points > 0 else "deduction",
+        lines=[(household_key(household_id), points), (issuing_key(village_id, council), -points)],
+        idempotency_key=idempotency_key,
+        actor_id=actor_id,
+        memo=memo,
+        rule_id=rule_id,
+        rule_version=rule_version,
+        request_hash=request_hash,
+    )
+
+
+def redeem(
+    *,
+    village_id: int,
+    household_id: int,
+    shop_id: int,
+    points: int,
+    idempotency_key: str,
+    actor_id: int | None,
+    memo: str = "",
+    request_hash: str | None = None,
+) -> Transaction:
+    """Points from a household to a shop; never takes the household below zero."""
+    _check_points(points, positive=True)
+    return post(
+        village_id=village_id,
+        kind="redemption",
+        lines=[(household_key(household_id), -points), (shop_key(shop_id), points)],
+        idempotency_key=idempotency_key,
+        actor_id=actor_id,
+        memo=memo,
+        request_hash=request_hash,
+    )
+
+
+def adjust(
+    *,
+    village_id: int,
+    points: int,
+    idempotency_key: str,
+    actor_id: int | None,
+    memo: str,
+    household_id: int | None = None,
+    shop_id: int | None = None,
+    request_hash: str | None = None,
+) -> Transaction:
+    """An admin correction between the village's suspense account and one household or shop.
+
+    A reason (memo) is required. Like spending, an adjustment never takes a household below zero.
+    """
+    if (household_id is None) == (shop_id is None):
+        raise ValueError("adjust needs exactly one of household_id and shop_id")
+    _check_points(points)
+    if not memo or not memo.strip():
+        raise ValidationFailed(detail=_("A reason is required."), errors={"memo": [_("Required.")]})
+    target = household_key(household_id) if household_id is not None else shop_key(shop_id)  # type: ignore[arg-type]
+    return post(
+        village_id=village_id,
+        kind="adjustment",
+        lines=[(target, points), (suspense_key(village_id), -points)],
+        idempotency_key=idempotency_key,
+        actor_id=actor_id,
+        memo=memo,
+        request_hash=request_hash,
+    )
+
+
+def reverse(
+    *,
+    transaction_id: int,
+    idempotency_key: str,
+    actor_id: int | None,
+    memo: str,
+    request_hash: str | None = None,
+) -> Transaction:
+    """Post the mirror image of a transaction, naming it; a transaction can be reversed once."""
+    original = db.session.get(Transaction, transaction_id)
+    if original is None:
+        raise NotFound("not-found", _("No such transaction."))
+    lines = db.session.execute(
+        select(Account.key, Entry.amount)
+        .join(Account, Account.id == Entry.account_id)
+        .where(Entry.transaction_id == transaction_id)
+    ).all()
+    return post(
+        village_id=original.village_id,
+        kind="reversal",
+        lines=[(key, -amount) for key, amount in lines],
+        idempotency_key=idempotency_key,
+        actor_id=actor_id,
+        memo=memo,
+        rule_id=original.rule_id,
+        rule_version=original.rule_version,
+        reverses_id=transaction_id,
+        request_hash=request_hash,
+    )
+
+
+def get_transaction(transaction_id: int) -> Transaction | None:
+    return db.session.get(Transaction, transaction_id)
+
+
+def transaction_by_key(idempotency_key: str) -> Transaction | None:
+    return db.session.scalars(
+        select(Transaction).where(Transaction.idempotency_key == idempotency_key)
+    ).one_or_none()
+
+
+# --- reading the ledger ----------------------------------------------------------------------------
+
+
+def household_history(household_id: int, *, page: int = 1, per_page: int = 50) -> dict[str, Any]:
+    """The household's transactions, newest first, each with the balance right after it."""
+    account_id = db.session.scalar(select(Account.id).where(Account.household_id == household_id))
+    if account_id is None:
+        return {"items": [], "total": 0, "page": page}
+    total = db.session.scalar(select(func.count()).where(Entry.account_id == account_id)) or 0
+    rows = db.session.execute(
+        select(
+            Transaction.id,
+            Transaction.kind,
+            Entry.amount,
+            Entry.balance_after,
+            Transaction.memo,
+            Transaction.created_at,
+            Transaction.reverses_id,
+        )
+        .join(Transaction, Transaction.id == Entry.transaction_id)
+        .where(Entry.account_id == account_id)
+        .order_by(Transaction.seq.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    items = [
+        {
+            "id": r[0],
+            "kind": r[1],
+            "amount": r[2],
+            "balance_after": r[3],
+            "memo": r[4],
+            "created_at": r[5],
+            "reverses_id": r[6],
+        }
+        for r in rows
+    ]
+    return {"items": items, "total": total, "page": page}
+
+
+def account_village(household_id: int) -> int | None:
+    """The village of a household's account (for scope checks without the households domain)."""
+    return db.session.scalar(select(Account.village_id).where(Account.household_id == household_id))
+
+
+def list_transactions(
+    *,
+    village_ids: list[int] | None = None,
+    household_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> dict[str, Any]:
+    """Transactions newest first, filtered by village scope, household and time range [start, end)."""
+    query = select(Transaction)
+    conditions = []
+    if village_ids is not None:
+        conditions.append(Transaction.village_id.in_(village_ids))
+    if household_id is not None:
+        account_id = db.session.scalar(select(Account.id).where(Account.household_id == household_id))
+        if account_id is None:
+            return {"items": [], "total": 0, "page": page}
+        conditions.append(
+            Transaction.id.in_(select(Entry.transaction_id).where(Entry.account_id == account_id))
+        )
+    if start is not None:
+        conditions.append(Transaction.created_at >= start)
+    if end is not None:
+        conditions.append(Transaction.created_at < end)
+    if conditions:
+        query = query.where(and_(*conditions))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db.session.scalars(
+        query.order_by(Transaction.created_at.desc(), Transaction.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return {"items": list(rows), "total": total, "page": page}
+
+
+def account_keys(account_ids: Iterable[int]) -> dict[int, str]:
+    ids = list(set(account_ids))
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Account.id, Account.key).where(Account.id.in_(ids))).all())
+
+
+# --- verification -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Problem:
+    transaction_id: int | None
+    reason: str
+    village_id: int | None = None
+    account_id: int | None = None
+
+
+def count_transactions(village_ids: list[int] | None = None) -> int:
+    query = select(func.count()).select_from(Transaction)
+    if village_ids is not None:
+        query = query.where(Transaction.village_id.in_(village_ids))
+    return db.session.scalar(query) or 0
+
+
+def _stream(query, batch: int = 10_000) -> Iterator[Any]:
+    """Rows of a large query without holding them all (a server-side cursor on PostgreSQL)."""
+    result = db.session.connection().execution_options(stream_results=True, yield_per=batch).execute(query)
+    for partition in result.partitions(batch):
+        yield from partition
+
+
+def verify(
+    progress: Callable[[int], None] | None = None, village_ids: list[int] | None = None
+) -> dict[str, Any]:
+    """Recompute every chain, every entry sum and every cached balance; name the first bad transaction.
+
+    Returns {ok: True, transactions, head: [{village_id, seq, hash}]} or
+    {ok: False, first_bad_id, reason, village_id?, account_id?}. `progress(n)` is told of every
+    n transactions checked.
+    """
+    accounts = {
+        row[0]: row
+        for row in db.session.execute(
+            select(Account.id, Account.village_id, Account.kind, Account.balance, Account.earned_total)
+        )
+    }
+    heads_query = select(ChainHead.village_id, ChainHead.seq, ChainHead.head_hash).order_by(
+        ChainHead.village_id
+    )
+    if village_ids is not None:
+        heads_query = heads_query.where(ChainHead.village_id.in_(village_ids))
+    heads = {row[0]: (row[1], row[2]) for row in db.session.execute(heads_query)}
+
+    t, e = Transaction.__table__.c, Entry.__table__.c
+    reversed_tx = Transaction.__table__.alias("reversed_tx")
+    query = (
+        select(
+            t.id,
+            t.village_id,
+            t.seq,
+            t.kind,
+            t.idempotency_key,
+            t.actor_id,
+            t.rule_id,
+            t.rule_version,
+            t.reverses_id,
+            t.memo,
+            t.created_at,
+            t.prev_hash,
+            t.hash,
+            reversed_tx.c.kind,
+            e.account_id,
+            e.amount,
+            e.balance_after,
+        )
+        .select_from(
+            Transaction.__table__.outerjoin(Entry.__table__, e.transaction_id == t.id).outerjoin(
+                reversed_tx, reversed_tx.c.id == t.reverses_id
+            )
+        )
+        .order_by(t.village_id, t.seq, e.account_id, e.id)
+    )
+    if village_ids is not None:
+        query = query.where(t.village_id.in_(village_ids))
+
+    balances: dict[int, int] = {}
+    earned: dict[int, int] = {}
+    problem: _Problem | None = None
+    checked = 0
+    chain_village: int | None = None
+    chain_seq = 0
+    chain_hash = GENESIS_HASH
+    seen_villages: set[int] = set()
+
+    def finish_chain() -> _Problem | None:
+        if chain_village is None:
+            return None
+        head = heads.get(chain_village)
+        if head is None:
+            return _Problem(
+                None, f"village {chain_village} has transactions but no chain head", chain_village
+            )
+        if head != (chain_seq, chain_hash):
+            return _Problem(
+                None,
+                f"chain head of village {chain_village} is seq {head[0]} {head[1]}, "
+                f"but its last transaction is seq {chain_seq} {chain_hash}",
+                chain_village,
+            )
+        return None
+
+    def check_transaction(tx: tuple, legs: list[tuple[int, int, int]]) -> _Problem | None:
+        nonlocal chain_seq, chain_hash
+        tx_id, village_id, seq = tx[0], tx[1], tx[2]
+        if seq != chain_seq + 1:
+            return _Problem(tx_id, f"sequence gap: expected seq {chain_seq + 1}, found {seq}", village_id)
+        if tx[11] != chain_hash:
+            return _Problem(
+                tx_id, "previous hash does not match the hash of the transaction before", village_id
+            )
+        digest = transaction_hash(
+            village_id=village_id,
+            seq=seq,
+            prev_hash=tx[11],
+            kind=tx[3],
+            idempotency_key=tx[4],
+            actor_id=tx[5],
+            rule_id=tx[6],
+            rule_version=tx[7],
+            reverses_id=tx[8],
+            memo=tx[9],
+            created_at=format_time(tx[10]),
+            entries=legs,
+        )
+        if digest != tx[12]:
+            return _Problem(tx_id, "hash does not match the transaction's contents", village_id)
+        if len(legs) < 2:
+            return _Problem(tx_id, "fewer than two entries", village_id)
+        if sum(leg[1] for leg in legs) != 0:
+            return _Problem(tx_id, "entries do not sum to zero", village_id)
+        earns = tx[3] == "award" or (tx[3] == "reversal" and tx[13] == "award")
+        for account_id, amount, balance_after in legs:
+            account = accounts.get(account_id)
+            if account is None or account[1] != village_id:
+                return _Problem(
+                    tx_id, f"entry on account {account_id} outside village {village_id}", village_id
+                )
+            running = balances.get(account_id, 0) + amount
+            balances[account_id] = running
+            if running != balance_after:
+                return _Problem(
+                    tx_id,
+                    f"balance_after {balance_after} of account {account_id} != running sum {running}",
+                    village_id,
+                    account_id,
+                )
+            if earns and account[2] == "household":
+                earned[account_id] = earned.get(account_id, 0) + amount
+        chain_seq, chain_hash = seq, digest
+        return None
+
+    current: tuple | None = None
+    legs: list[tuple[int, int, int]] = []
+    for row in _stream(query):
+        if current is None or row[0] != current[0]:
+            if current is not None:
+                problem = check_transaction(current, legs)
+                checked += 1
+                if progress is not None and checked % 1000 == 0:
+                    progress(1000)
+                if problem:
+                    break
+            if current is None or row[1] != current[1]:
+                problem = finish_chain()
+                if problem:
+                    break
+                chain_village, chain_seq, chain_hash = row[1], 0, GENESIS_HASH
+                seen_villages.add(row[1])
+            current, legs = row, []
+        if row[14] is not None:
+            legs.append((row[14], row[15], row[16]))
+    else:
+        if current is not None:
+            problem = check_transaction(current, legs)
+            checked += 1
+        problem = problem or finish_chain()
+    if progress is not None:
+        progress(checked % 1000)
+
+    if problem is None:
+        # A chain whose head says it has transactions must have them (a deleted tail is a gap too).
+        for village_id, (seq, _hash) in heads.items():
+            if village_id not in seen_villages and seq != 0:
+                problem = _Problem(
+                    None,
+                    f"chain head of village {village_id} is at seq {seq}, but it has no transactions",
+                    village_id,
+                )
+                break
+    if problem is None:
+        for account_id, account in accounts.items():
+            if village_ids is not None and account[1] not in village_ids:
+                continue
+            if account[3] != balances.get(account_id, 0):
+                problem = _Problem(
+                    None,
+                    f"cached balance {account[3]} of account {account_id} != sum of its entries "
+                    f"{balances.get(account_id, 0)}",
+                    account[1],
+                    account_id,
+                )
+                break
+            if account[2] == "household" and account[4] != earned.get(account_id, 0):
+                problem = _Problem(
+                    None,
+                    f"cached earned_total {account[4]} of account {account_id} != sum of its awards "
+                    f"{earned.get(account_id, 0)}",
+                    account[1],
+                    account_id,
+                )
+                break
+
+    if problem is not None:
+        result: dict[str, Any] = {
+            "ok": False,
+            "first_bad_id": problem.transaction_id,
+            "reason": problem.reason,
+            "village_id": problem.village_id,
+        }
+        if problem.account_id is not None:
+            result["account_id"] = problem.account_id
+        return result
+    return {
+        "ok": True,
+        "transactions": checked,
+        "head": [{"village_id": v, "seq": s, "hash": h} for v, (s, h) in heads.items()],
+    }
+
+
+# --- export -----------------------------------------------------------------------------------------
+
+EXPORT_FIELDS = (
+    "id", "village_id", "seq", "kind", "idempotency_key", "actor_id", "rule_id", "rule_version",
+    "reverses_id", "memo", "created_at", "prev_hash", "hash",
+)  # fmt: skip
+CSV_COLUMNS = (*EXPORT_FIELDS, "account_id", "account_key", "amount", "balance_after")
+
+
+def export_ledger(village_id: int, fmt: str, out: IO[str]) -> int:
+    """Write a village's chain to `out` as CSV (one row per entry) or JSON lines; returns transactions.
+
+    The export carries every field the hash covers (docs/ledger.md), so an auditor can recompute the
+    chain without this code. It stops at the chain head read first, so it is a consistent prefix even
+    while postings continue.
+    """
+    import csv
+    import json
+
+    if fmt not in ("csv", "jsonl"):
+        raise ValueError("format must be csv or jsonl")
+    head = db.session.execute(
+        select(ChainHead.seq, ChainHead.head_hash).where(ChainHead.village_id == village_id)
+    ).one_or_none()
+    if head is None:
+        raise NotFound("ledger-not-open", _("This village has no ledger yet."))
+    keys = dict(
+        db.session.execute(select(Account.id, Account.key).where(Account.village_id == village_id)).all()
+    )
+    t, e = Transaction.__table__.c, Entry.__table__.c
+    query = (
+        select(*(getattr(t, f) for f in EXPORT_FIELDS), e.account_id, e.amount, e.balance_after)
+        .select_from(Transaction.__table__.outerjoin(Entry.__table__, e.transaction_id == t.id))
+        .where(t.village_id == village_id, t.seq <= head[0])
+        .order_by(t.seq, e.account_id)
+    )
+    writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+    if writer is not None:
+        writer.writerow(CSV_COLUMNS)
+    else:
+        accounts = db.session.execute(
+            select(
+                Account.id, Account.key, Account.kind, Account.household_id, Account.shop_id, Account.council
+            )
+            .where(Account.village_id == village_id)
+            .order_by(Account.id)
+        )
+        out.write(
+            json.dumps(
+                {
+                    "record": "chain",
+                    "village_id": village_id,
+                    "seq": head[0],
+                    "head_hash": head[1],
+                    "encoding": 1,
+                }
+            )
+            + "\n"
+        )
+        for a in accounts:
+            out.write(
+                json.dumps(
+                    {
+                        "record": "account",
+                        "id": a[0],
+                        "key": a[1],
+                        "kind": a[2],
+                        "household_id": a[3],
+                        "shop_id": a[4],
+                        "council": a[5],
+                    }
+                )
+                + "\n"
+            )
+    count = 0
+    current: dict[str, Any] | None = None
+
+    def flush(record: dict[str, Any]) -> None:
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    n = len(EXPORT_FIELDS)
+    for row in _stream(query):
+        fields = dict(zip(EXPORT_FIELDS, row[:n], strict=True))
+        fields["created_at"] = format_time(fields["created_at"])
+        if writer is not None:
+            writer.writerow([*fields.values(), row[n], keys.get(row[n], ""), row[n + 1], row[n + 2]])
+            if current is None or current["id"] != fields["id"]:
+                count += 1
+                current = fields
+            continue
+        if current is None or current["id"] != fields["id"]:
+            if current is not None:
+                flush(current)
+            count += 1
+            current = {"record": "transaction", **fields, "entries": []}
+        if row[n] is not None:
+            current["entries"].append([row[n], row[n + 1], row[n + 2]])
+    if writer is None and current is not None:
+        flush(current)
+    return count
