@@ -108,3 +108,5 @@ class Entry(db.Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
     balance_after: Mapped[int] = mapped_column(BigInteger)
+
+    account: Mapped[Account] = relationship(viewonly=True)

@@ -21,6 +21,7 @@ from flask import has_request_context
 from flask_babel import gettext
 from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from ..database import is_sqlite, transaction, utcnow
 from ..errors import DomainError, NotFound, ValidationFailed
@@ -618,7 +619,8 @@ def list_transactions(
         query = query.where(and_(*conditions))
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = db.session.scalars(
-        query.order_by(Transaction.created_at.desc(), Transaction.id.desc())
+        query.options(selectinload(Transaction.entries).joinedload(Entry.account))
+        .order_by(Transaction.created_at.desc(), Transaction.id.desc())
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
