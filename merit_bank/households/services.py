@@ -30,12 +30,7 @@ def _new_code() -> str:
 
 
 def _member(household: Household, data: dict[str, Any]) -> Member:
-    member = Member(
-        household=household,
-        name=data["name"].strip(),
-        phone=(data.get("phone") or None),
-        relation=data.get("relation") or "",
-    )
+    protected: dict[str, str] = {}
     raw = data.get("id_number")
     if raw:
         number = identity.normalize(raw)
@@ -44,15 +39,24 @@ def _member(household: Household, data: dict[str, Any]) -> Member:
                 errors={"id_number": ["Not a valid identity number (check the last digit)."]}
             )
         fingerprint = identity.fingerprint(number)
+        # Checked before the member joins the session, so autoflush cannot write a half-built row.
         if db.session.scalar(select(Member.id).where(Member.id_number_hmac == fingerprint)) is not None:
             raise DomainError(
                 "duplicate-id-number",
                 f"Identity number {identity.mask(number)} is already registered to another member.",
             )
-        member.id_number_hmac = fingerprint
-        member.id_number_encrypted = identity.encrypt(number)
-        member.id_number_masked = identity.mask(number)
-    return member
+        protected = {
+            "id_number_hmac": fingerprint,
+            "id_number_encrypted": identity.encrypt(number),
+            "id_number_masked": identity.mask(number),
+        }
+    return Member(
+        household=household,
+        name=data["name"].strip(),
+        phone=(data.get("phone") or None),
+        relation=data.get("relation") or "",
+        **protected,
+    )
 
 
 def _check_unique_ids(members: list[dict[str, Any]]) -> None:
