@@ -80,8 +80,8 @@ class Config:
         if self.JWT_SECRET_KEY == DEV_JWT_SECRET:
             missing.append("JWT_SECRET_KEY")
         if missing:
+            hint = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             raise RuntimeError(
-                "Refusing to start in production with development defaults: set "
-                + " and ".join(missing)
-                + " to long random values (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+                f"Refusing to start in production with development defaults: set {' and '.join(missing)}"
+                f" to long random values, e.g. from `{hint}`."
             )

@@ -1,4 +1,4 @@
-"""Every role's scope: in scope works, out of scope is 404 (or 403 for a role that may never), lists are filtered."""
+"""Every role's scope: in scope works, out of scope is 404 (403 for a role that never may), lists filtered."""
 
 from __future__ import annotations
 
