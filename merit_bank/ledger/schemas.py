@@ -104,7 +104,7 @@ class ExportQuerySchema(StrictSchema):
     class Meta:
         unknown = "exclude"
 
-    village_id = Id(required=True)
+    village_id = fields.Integer(required=True, validate=validate.Range(1, 2**31 - 1))
     format = fields.String(load_default="jsonl", validate=validate.OneOf(["csv", "jsonl"]))
 
 
