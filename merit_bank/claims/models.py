@@ -1,0 +1,99 @@
+"""Claims (积分申报): a household's request for points under a rule, and its reviewed history.
+
+States: pending → approved (first of two approvals) → in_notice (公示) → posted (入账);
+rejected at review; disputed when a neighbour objects during the notice (back to review).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..database import UTCDateTime, utcnow
+from ..extensions import db
+
+STATUSES = ("pending", "approved", "in_notice", "posted", "rejected", "disputed")
+# Claims a reviewer may still decide on.
+REVIEWABLE = ("pending", "approved", "disputed")
+SOURCES = ("villager", "clerk", "checkin")
+ACTIONS = ("create", "approve", "reject", "notice", "object", "post", "refuse")
+
+
+class Claim(db.Model):
+    __tablename__ = "claims"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'approved', 'in_notice', 'posted', 'rejected', 'disputed')",
+            name="status",
+        ),
+        CheckConstraint("source IN ('villager', 'clerk', 'checkin')", name="source"),
+        CheckConstraint("quantity > 0", name="quantity"),
+        # The review queue and the post-due sweep read by status first.
+        Index("ix_claims_status_notice_ends_at", "status", "notice_ends_at"),
+        Index("ix_claims_household_id_rule_id", "household_id", "rule_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    rule_id: Mapped[int] = mapped_column(ForeignKey("rules.id"))
+    # The version of the rule the claim is judged under, and a copy of the terms that matter.
+    rule_version_id: Mapped[int] = mapped_column(ForeignKey("rule_versions.id"))
+    rule_version: Mapped[int] = mapped_column(Integer)
+    council: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    points: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    occurred_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    source: Mapped[str] = mapped_column(String(16))
+    # Makes a claim from an outside event idempotent, e.g. "checkin:<event>:<member>".
+    source_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The first approval of a rule that needs two (cleared when a dispute reopens review).
+    first_approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    notice_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    # Evidence photo: a file name under UPLOAD_FOLDER/claims, never the image in the database.
+    photo_name: Mapped[str | None] = mapped_column(String(80))
+    photo_type: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actions: Mapped[list[ClaimAction]] = relationship(
+        back_populates="claim", order_by="ClaimAction.id", cascade="all"
+    )
+
+
+class ClaimAction(db.Model):
+    """One step of a claim's history: who did what, when, from which state to which, and why."""
+
+    __tablename__ = "claim_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    # None for the system (post-due).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    claim: Mapped[Claim] = relationship(back_populates="actions")
+
+
+class Objection(db.Model):
+    """A neighbour's objection to a claim during its public notice (公示异议)."""
+
+    __tablename__ = "claim_objections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
