@@ -22,7 +22,7 @@ class DomainError(Exception):
     def __init__(
         self,
         code: str | None = None,
-        detail: str | None = None,
+        detail: Any = None,
         *,
         status: int | None = None,
         errors: dict[str, Any] | None = None,
@@ -33,7 +33,13 @@ class DomainError(Exception):
         self.detail = detail
         self.errors = errors
         self.extra = extra
-        super().__init__(f"{self.code}: {detail}" if detail else self.code)
+        super().__init__(self.code)
+
+    def __str__(self) -> str:
+        try:
+            return f"{self.code}: {self.detail}" if self.detail else self.code
+        except RuntimeError:  # a lazy translation outside a request (CLI, threads): the code says enough
+            return self.code
 
 
 class NotFound(DomainError):
@@ -92,6 +98,17 @@ def wants_problem_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def _plain(value: Any) -> Any:
+    """Lazy (translatable) strings become text in the request's language, at any depth."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
 def problem(
     status: int,
     code: str | None = None,
@@ -103,10 +120,10 @@ def problem(
         "type": code or _SLUGS.get(status, "error"),
         "title": str(_TITLES.get(status, _l("Error"))),
         "status": status,
-        "detail": detail or "",
+        "detail": str(detail) if detail else "",
     }
     if errors:
-        body["errors"] = errors
+        body["errors"] = _plain(errors)
     body.update(extra)
     response = jsonify(body)
     response.status_code = status

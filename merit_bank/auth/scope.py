@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_jwt_extended import current_user as _jwt_current_user
 
 from ..errors import Forbidden, NotFound
@@ -14,7 +15,7 @@ def current_user() -> User:
 
 def require_role(user: User, *roles: str) -> None:
     if user.role not in roles:
-        raise Forbidden("forbidden", "Your role may not do this.")
+        raise Forbidden("forbidden", _l("Your role may not do this."))
 
 
 def is_deployment_admin(user: User) -> bool:
@@ -36,7 +37,7 @@ def can_see_village(user: User, village_id: int) -> bool:
 def ensure_village(user: User, village_id: int) -> None:
     """Out of scope looks exactly like absent, so a caller learns nothing of other villages."""
     if not can_see_village(user, village_id):
-        raise NotFound("not-found", "No such village.")
+        raise NotFound("not-found", _l("No such village."))
 
 
 def ensure_manages_village(user: User, village_id: int, *, clerks: bool = True) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from sqlalchemy import delete, func, select, text
 
@@ -61,7 +62,7 @@ def login(username: str, password: str) -> User:
         if failures >= max_failures:
             raise DomainError(
                 "too-many-attempts",
-                "Too many failed logins for this user; try again in 15 minutes.",
+                _l("Too many failed logins for this user; try again in 15 minutes."),
                 status=429,
             )
         user = db.session.scalar(select(User).where(User.username == username))
@@ -72,7 +73,7 @@ def login(username: str, password: str) -> User:
             db.session.execute(delete(LoginFailure).where(LoginFailure.username == username))
             failed = False
     if failed:
-        raise DomainError("invalid-credentials", "Wrong username or password.", status=401)
+        raise DomainError("invalid-credentials", _l("Wrong username or password."), status=401)
     return user
 
 
@@ -105,9 +106,9 @@ def revoke_encoded(token: str, user: User) -> None:
     try:
         payload = decode_token(token, allow_expired=True)
     except Exception as exc:  # any malformed token is a client error, never a 500
-        raise ValidationFailed(errors={"refresh_token": ["Not a valid token."]}) from exc
+        raise ValidationFailed(errors={"refresh_token": [_l("Not a valid token.")]}) from exc
     if payload.get("sub") != str(user.id):
-        raise ValidationFailed(errors={"refresh_token": ["Not your token."]})
+        raise ValidationFailed(errors={"refresh_token": [_l("Not your token.")]})
     revoke(payload)
 
 
@@ -130,9 +131,9 @@ def load_active_user(user_id: str) -> User | None:
 def _check_password_policy(role: str, password: str) -> None:
     if role == "villager":
         if not (password.isdigit() and len(password) >= 6):
-            raise ValidationFailed(errors={"password": ["A villager's PIN is at least 6 digits."]})
+            raise ValidationFailed(errors={"password": [_l("A villager's PIN is at least 6 digits.")]})
     elif len(password) < 8:
-        raise ValidationFailed(errors={"password": ["At least 8 characters."]})
+        raise ValidationFailed(errors={"password": [_l("At least 8 characters.")]})
 
 
 def create_user(actor: User, data: dict[str, Any]) -> User:
@@ -142,47 +143,49 @@ def create_user(actor: User, data: dict[str, Any]) -> User:
     require_role(actor, "admin")
     role = data["role"]
     if role not in ROLES:
-        raise ValidationFailed(errors={"role": [f"One of {', '.join(ROLES)}."]})
+        raise ValidationFailed(errors={"role": [_l("One of %(roles)s.", roles=", ".join(ROLES))]})
     village_id = data.get("village_id")
     member_id = data.get("member_id")
     councils = data.get("councils") or []
     bad = [c for c in councils if c not in COUNCILS]
     if bad:
-        raise ValidationFailed(errors={"councils": [f"Unknown council: {', '.join(bad)}."]})
+        raise ValidationFailed(errors={"councils": [_l("Unknown council: %(codes)s.", codes=", ".join(bad))]})
     if role == "villager":
         if member_id is None:
-            raise ValidationFailed(errors={"member_id": ["A villager login belongs to a household member."]})
+            raise ValidationFailed(
+                errors={"member_id": [_l("A villager login belongs to a household member.")]}
+            )
         member = db.session.get(Member, member_id)
         if member is None:
-            raise ValidationFailed(errors={"member_id": ["No such member."]})
+            raise ValidationFailed(errors={"member_id": [_l("No such member.")]})
         household = db.session.get(Household, member.household_id)
         assert household is not None
         if village_id is not None and village_id != household.village_id:
-            raise ValidationFailed(errors={"village_id": ["The member lives in another village."]})
+            raise ValidationFailed(errors={"village_id": [_l("The member lives in another village.")]})
         village_id = household.village_id
     elif member_id is not None:
-        raise ValidationFailed(errors={"member_id": ["Only villager logins belong to a member."]})
+        raise ValidationFailed(errors={"member_id": [_l("Only villager logins belong to a member.")]})
     if role == "shopkeeper":
         if data.get("shop_id") is None:
-            raise ValidationFailed(errors={"shop_id": ["A shopkeeper belongs to a shop."]})
+            raise ValidationFailed(errors={"shop_id": [_l("A shopkeeper belongs to a shop.")]})
         if village_id is None:
             village_id = _shop_village(data["shop_id"])
     elif data.get("shop_id") is not None:
-        raise ValidationFailed(errors={"shop_id": ["Only shopkeepers belong to a shop."]})
+        raise ValidationFailed(errors={"shop_id": [_l("Only shopkeepers belong to a shop.")]})
     if role != "admin" and village_id is None:
-        raise ValidationFailed(errors={"village_id": ["This role belongs to one village."]})
+        raise ValidationFailed(errors={"village_id": [_l("This role belongs to one village.")]})
     if village_id is None and not is_deployment_admin(actor):
-        raise NotFound("not-found", "No such village.")
+        raise NotFound("not-found", _l("No such village."))
     if village_id is not None:
         _ensure_village_exists(actor, village_id)
     if role == "clerk" and not councils:
-        raise ValidationFailed(errors={"councils": ["A clerk reviews for at least one council."]})
+        raise ValidationFailed(errors={"councils": [_l("A clerk reviews for at least one council.")]})
     if role == "shopkeeper":
         _check_shop(village_id, data["shop_id"])
     _check_password_policy(role, data["password"])
     with transaction():
         if db.session.scalar(select(User.id).where(User.username == data["username"])) is not None:
-            raise DomainError("username-taken", "That username is already in use.")
+            raise DomainError("username-taken", _l("That username is already in use."))
         user = User(
             username=data["username"],
             password_hash=hash_password(data["password"]),
@@ -203,7 +206,7 @@ def _ensure_village_exists(actor: User, village_id: int) -> None:
 
     ensure_village(actor, village_id)
     if db.session.get(Village, village_id) is None:
-        raise NotFound("not-found", "No such village.")
+        raise NotFound("not-found", _l("No such village."))
 
 
 def _shop_village(shop_id: int) -> int | None:
@@ -219,13 +222,13 @@ def _check_shop(village_id: int | None, shop_id: int) -> None:
 
     shop = db.session.get(Shop, shop_id)
     if shop is None or shop.village_id != village_id:
-        raise ValidationFailed(errors={"shop_id": ["No such shop in this village."]})
+        raise ValidationFailed(errors={"shop_id": [_l("No such shop in this village.")]})
 
 
 def get_user(actor: User, user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None or actor.role != "admin" or (actor.id != user.id and not _sees_user(actor, user)):
-        raise NotFound("not-found", "No such user.")
+        raise NotFound("not-found", _l("No such user."))
     return user
 
 
@@ -248,7 +251,7 @@ def list_users(actor: User, village_id: int | None = None):
 def update_user(actor: User, user_id: int, data: dict[str, Any]) -> User:
     user = get_user(actor, user_id)
     if user.id == actor.id and data.get("active") is False:
-        raise DomainError("cannot-deactivate-self", "You cannot deactivate your own login.")
+        raise DomainError("cannot-deactivate-self", _l("You cannot deactivate your own login."))
     with transaction():
         if "active" in data:
             user.active = data["active"]
@@ -259,7 +262,7 @@ def update_user(actor: User, user_id: int, data: dict[str, Any]) -> User:
             bad = [c for c in data["councils"] if c not in COUNCILS]
             if bad or user.role != "clerk":
                 raise ValidationFailed(
-                    errors={"councils": ["Only a clerk has councils, from the six codes."]}
+                    errors={"councils": [_l("Only a clerk has councils, from the six codes.")]}
                 )
             user.councils = list(data["councils"])
         if "display_name" in data:
@@ -272,7 +275,7 @@ def create_admin(username: str, password: str) -> User:
     _check_password_policy("admin", password)
     with transaction():
         if db.session.scalar(select(User.id).where(User.username == username)) is not None:
-            raise DomainError("username-taken", "That username is already in use.")
+            raise DomainError("username-taken", _l("That username is already in use."))
         user = User(username=username, password_hash=hash_password(password), role="admin", councils=[])
         db.session.add(user)
     return user

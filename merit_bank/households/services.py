@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -36,14 +37,17 @@ def _member(household: Household, data: dict[str, Any]) -> Member:
         number = identity.normalize(raw)
         if not identity.is_valid(number):
             raise ValidationFailed(
-                errors={"id_number": ["Not a valid identity number (check the last digit)."]}
+                errors={"id_number": [_l("Not a valid identity number (check the last digit).")]}
             )
         fingerprint = identity.fingerprint(number)
         # Checked before the member joins the session, so autoflush cannot write a half-built row.
         if db.session.scalar(select(Member.id).where(Member.id_number_hmac == fingerprint)) is not None:
             raise DomainError(
                 "duplicate-id-number",
-                f"Identity number {identity.mask(number)} is already registered to another member.",
+                _l(
+                    "Identity number %(masked)s is already registered to another member.",
+                    masked=identity.mask(number),
+                ),
             )
         protected = {
             "id_number_hmac": fingerprint,
@@ -68,7 +72,11 @@ def _check_unique_ids(members: list[dict[str, Any]]) -> None:
             if number in seen:
                 raise DomainError(
                     "duplicate-id-number",
-                    f"Member {index + 1} repeats identity number {identity.mask(number)}.",
+                    _l(
+                        "Member %(n)s repeats identity number %(masked)s.",
+                        n=index + 1,
+                        masked=identity.mask(number),
+                    ),
                 )
             seen.add(number)
 
@@ -80,7 +88,7 @@ def create_household(actor: User, data: dict[str, Any]) -> Household:
     village_id = data["village_id"]
     ensure_manages_village(actor, village_id)
     if db.session.get(Village, village_id) is None:
-        raise NotFound("not-found", "No such village.")
+        raise NotFound("not-found", _l("No such village."))
     group_id = _resolve_group(village_id, data.get("group"))
     _check_unique_ids(data["members"])
     try:
@@ -102,7 +110,7 @@ def create_household(actor: User, data: dict[str, Any]) -> Household:
             ledger.open_household_account(village_id=village_id, household_id=household.id)
     except IntegrityError as exc:
         # Two clerks registering the same person at the same moment: the unique index decides.
-        raise DomainError("duplicate-id-number", "An identity number is already registered.") from exc
+        raise DomainError("duplicate-id-number", _l("An identity number is already registered.")) from exc
     return household
 
 
@@ -113,7 +121,7 @@ def _resolve_group(village_id: int, name: str | None) -> int | None:
         select(VillageGroup).where(VillageGroup.village_id == village_id, VillageGroup.name == name.strip())
     )
     if group is None:
-        raise ValidationFailed(errors={"group": [f"No group named {name} in this village."]})
+        raise ValidationFailed(errors={"group": [_l("No group named %(name)s in this village.", name=name)]})
     return group.id
 
 
@@ -126,7 +134,7 @@ def add_member(actor: User, household_id: int, data: dict[str, Any]) -> Member:
             db.session.add(member)
             db.session.flush()
     except IntegrityError as exc:
-        raise DomainError("duplicate-id-number", "That identity number is already registered.") from exc
+        raise DomainError("duplicate-id-number", _l("That identity number is already registered.")) from exc
     return member
 
 
@@ -161,14 +169,14 @@ def search_households(actor: User, village_id: int | None = None, q: str | None 
 def get_household(actor: User, household_id: int) -> Household:
     household = db.session.scalar(visible_households(actor).where(Household.id == household_id))
     if household is None:
-        raise NotFound("not-found", "No such household.")
+        raise NotFound("not-found", _l("No such household."))
     return household
 
 
 def find_by_code(actor: User, code: str) -> Household:
     household = db.session.scalar(visible_households(actor).where(Household.code == code.strip().upper()))
     if household is None:
-        raise NotFound("not-found", "No household with that code.")
+        raise NotFound("not-found", _l("No household with that code."))
     return household
 
 
@@ -203,16 +211,16 @@ def household_from_card(token: str) -> Household:
         or not parts[0][1:].isdigit()
         or not parts[1].isdigit()
     ):
-        raise DomainError("invalid-token", "This is not a household card.", status=400)
+        raise DomainError("invalid-token", _l("This is not a household card."), status=400)
     if (
         len(parts[0]) > 12
         or len(parts[1]) > 9
         or not mac_matches(_CARD_PURPOSE, f"{parts[0]}.{parts[1]}", parts[2])
     ):
-        raise DomainError("invalid-token", "This card is not valid.", status=400)
+        raise DomainError("invalid-token", _l("This card is not valid."), status=400)
     household = db.session.get(Household, int(parts[0][1:]))
     if household is None or household.card_version != int(parts[1]) or not household.active:
-        raise DomainError("invalid-token", "This card was replaced by a newer one.", status=400)
+        raise DomainError("invalid-token", _l("This card was replaced by a newer one."), status=400)
     return household
 
 
@@ -220,7 +228,7 @@ def card_household(actor: User, household_id: int) -> Household:
     """A household whose card the actor may print: its own villagers and the village's staff."""
     household = get_household(actor, household_id)
     if actor.role not in ("villager", "admin", "clerk"):
-        raise NotFound("not-found", "No such household.")
+        raise NotFound("not-found", _l("No such household."))
     return household
 
 
@@ -237,5 +245,5 @@ def village_of(actor: User, village_id: int) -> Village:
     ensure_village(actor, village_id)
     village = db.session.get(Village, village_id)
     if village is None:
-        raise NotFound("not-found", "No such village.")
+        raise NotFound("not-found", _l("No such village."))
     return village

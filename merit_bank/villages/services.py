@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..auth.models import User
@@ -19,11 +20,11 @@ def create_village(actor: User, data: dict[str, Any]) -> Village:
     from ..ledger import services as ledger
 
     if not is_deployment_admin(actor):
-        raise Forbidden("forbidden", "Only a deployment-wide admin creates villages.")
+        raise Forbidden("forbidden", _l("Only a deployment-wide admin creates villages."))
     code = data["code"].strip().upper()
     with transaction():
         if db.session.scalar(select(Village.id).where(Village.code == code)) is not None:
-            raise DomainError("village-code-taken", f"Village code {code} is already in use.")
+            raise DomainError("village-code-taken", _l("Village code %(code)s is already in use.", code=code))
         village = Village(name=data["name"].strip(), code=code)
         if "point_value_fen" in data:
             village.point_value_fen = data["point_value_fen"]
@@ -47,7 +48,7 @@ def get_village(actor: User, village_id: int) -> Village:
     ensure_village(actor, village_id)
     village = db.session.get(Village, village_id)
     if village is None:
-        raise NotFound("not-found", "No such village.")
+        raise NotFound("not-found", _l("No such village."))
     return village
 
 
@@ -70,7 +71,7 @@ def add_group(actor: User, village_id: int, name: str) -> VillageGroup:
             select(VillageGroup.id).where(VillageGroup.village_id == village.id, VillageGroup.name == name)
         )
         if exists is not None:
-            raise DomainError("group-exists", f"Group {name} already exists in this village.")
+            raise DomainError("group-exists", _l("Group %(name)s already exists in this village.", name=name))
         group = VillageGroup(village_id=village.id, name=name)
         db.session.add(group)
         db.session.flush()

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Run Merit Bank on the embedded SQLite database with the demo village, at http://127.0.0.1:5000
+# shellcheck source=scripts/_env.sh
+source "$(dirname "$0")/_env.sh"
+install_project ""
+flask --app merit_bank db upgrade
+if flask --app merit_bank seed-demo; then :; else echo "(demo data was already there)"; fi
+HOST="${HOST:-127.0.0.1}"
+PORT="${PORT:-5000}"
+echo
+echo "Merit Bank is running at http://${HOST}:${PORT}/  (API docs: http://${HOST}:${PORT}/api/docs)"
+echo
+exec flask --app merit_bank run --host "$HOST" --port "$PORT"
