@@ -620,7 +620,9 @@ def object_to_claim(actor: User, claim_id: int, reason: str, *, now: datetime | 
     return objection
 
 
-def post_due(*, now: datetime | None = None, limit: int = 1000) -> dict[str, list[Any]]:
+def post_due(
+    *, now: datetime | None = None, limit: int = 1000, village_ids: list[int] | None = None
+) -> dict[str, list[Any]]:
     """Post every claim whose notice ended unopposed; safe to run from cron, and twice at once.
 
     Each claim posts in its own transaction under its row lock, so concurrent runs post it once and one
@@ -628,14 +630,10 @@ def post_due(*, now: datetime | None = None, limit: int = 1000) -> dict[str, lis
     with that reason (the sweep must not retry it forever). Returns {posted, refused, failed}.
     """
     now = now or utcnow()
-    due = list(
-        db.session.scalars(
-            select(Claim.id)
-            .where(Claim.status == "in_notice", Claim.notice_ends_at <= now)
-            .order_by(Claim.notice_ends_at, Claim.id)
-            .limit(limit)
-        )
-    )
+    query = select(Claim.id).where(Claim.status == "in_notice", Claim.notice_ends_at <= now)
+    if village_ids is not None:
+        query = query.where(Claim.village_id.in_(village_ids))
+    due = list(db.session.scalars(query.order_by(Claim.notice_ends_at, Claim.id).limit(limit)))
     result: dict[str, list[Any]] = {"posted": [], "refused": [], "failed": []}
     for claim_id in due:
         try:
@@ -650,7 +648,7 @@ def post_due(*, now: datetime | None = None, limit: int = 1000) -> dict[str, lis
                     if exc.code != "monthly-cap-reached":
                         raise
                     _refuse(claim, str(exc.detail or exc.code))
-                    result["refused"].append({"id": claim_id, "type": exc.code})
+                    result["refused"].append({"id": claim_id, "type": exc.code, "detail": exc.detail or ""})
                     continue
             result["posted"].append(claim_id)
         except DomainError as exc:

@@ -1,0 +1,31 @@
+"""Command line of rules: load the default rulebook into a village."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from ..auth.models import User
+from ..extensions import db
+from ..villages.models import Village
+from . import services
+
+
+@click.command("load-rulebook")
+@click.argument("village_code")
+@click.option("--admin", "admin_username", required=True, help="Username of the admin who adopts it.")
+@with_appcontext
+def load_rulebook_command(village_code: str, admin_username: str) -> None:
+    """Copy the default rulebook (about 20 rules over the six councils) into a village."""
+    village = db.session.scalar(select(Village).where(Village.code == village_code.strip().upper()))
+    if village is None:
+        raise click.ClickException(f"No village with code {village_code}.")
+    admin = db.session.scalar(select(User).where(User.username == admin_username, User.role == "admin"))
+    if admin is None:
+        raise click.ClickException(f"No admin named {admin_username}.")
+    created = services.import_rulebook(admin, village.id)
+    click.echo(f"Added {len(created)} rule(s) to {village.name} ({village.code}).")
+
+
+commands = [load_rulebook_command]
