@@ -6,7 +6,7 @@ WORKDIR /app
 
 COPY pyproject.toml README.md ./
 COPY merit_bank ./merit_bank
-RUN pip install -e . && pybabel compile -q -f -d merit_bank/translations
+RUN pip install -e . && pybabel compile -f -d merit_bank/translations
 
 COPY wsgi.py babel.cfg ./
 COPY migrations ./migrations

@@ -64,8 +64,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(_ROOT / "migrations"), compare_type=True, render_as_batch=True)
     jwt.init_app(app)
     csrf.init_app(app)
-    from .i18n import select_locale, select_timezone
+    from .i18n import compile_catalogs, select_locale, select_timezone
 
+    compile_catalogs(Path(app.root_path) / "translations")
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     # One Api per app: the OpenAPI spec is built from the schemas each app registers.
     api = Api(app, spec_kwargs={"info": {"description": "功德银行 Merit Bank HTTP API, contract v1"}})

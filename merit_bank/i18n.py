@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import current_app, has_request_context, request
 
 
@@ -17,3 +22,25 @@ def select_locale() -> str:
 
 def select_timezone() -> str:
     return current_app.config["TIMEZONE"]
+
+
+def compile_catalogs(translations: Path) -> None:
+    """Compile .po catalogs whose .mo is missing or older, so a fresh checkout speaks Chinese at once.
+
+    Compiled catalogs are build output and not committed; a read-only install (the Docker image
+    compiles them at build time) simply keeps what it has.
+    """
+    for po_path in translations.glob("*/LC_MESSAGES/*.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file)
+        # Written aside and renamed, so a second process starting at the same moment never reads half a file.
+        partial = mo_path.with_name(f"{mo_path.name}.{os.getpid()}.tmp")
+        try:
+            with partial.open("wb") as mo_file:
+                write_mo(mo_file, catalog)
+            os.replace(partial, mo_path)
+        except OSError:
+            partial.unlink(missing_ok=True)

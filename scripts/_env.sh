@@ -20,5 +20,4 @@ install_project() {
     python -m pip install --quiet -e ".${extras:+[$extras]}"
     touch "$stamp"
   fi
-  pybabel compile -q -f -d merit_bank/translations
 }

@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -137,13 +136,3 @@ def chromium_path() -> str:
             pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
         pytest.skip("chromium is not installed (apt-get install chromium)")
     return path
-
-
-def pytest_sessionstart(session) -> None:
-    # Compiled catalogs are build output (.mo is ignored by git): make them before any app starts.
-    root = Path(__file__).resolve().parent.parent
-    subprocess.run(
-        ["pybabel", "compile", "-q", "-f", "-d", str(root / "merit_bank" / "translations")],
-        check=False,
-        capture_output=True,
-    )
