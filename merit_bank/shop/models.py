@@ -28,9 +28,7 @@ class Shop(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    items: Mapped[list[ShopItem]] = relationship(
-        back_populates="shop", order_by="ShopItem.id", viewonly=True
-    )
+    items: Mapped[list[ShopItem]] = relationship(back_populates="shop", order_by="ShopItem.id", viewonly=True)
 
 
 class ShopItem(db.Model):
@@ -66,9 +64,7 @@ class StockMovement(db.Model):
 
     __tablename__ = "shop_stock_movements"
     __table_args__ = (
-        CheckConstraint(
-            "kind IN ('opening', 'restock', 'redemption', 'void', 'stocktake')", name="kind"
-        ),
+        CheckConstraint("kind IN ('opening', 'restock', 'redemption', 'void', 'stocktake')", name="kind"),
         CheckConstraint("stock_after >= 0", name="stock_after_not_negative"),
     )
 
