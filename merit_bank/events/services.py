@@ -1,0 +1,710 @@
+"""Events and check-in: creating events, judging every scan by one rule, and auditing each of them.
+
+Every way of checking in — a villager's phone reading the event code, a clerk scanning a household
+card online, or a clerk's offline queue synced later — ends in `_admit`, which runs under a lock on
+the event row, so online and offline scans cannot disagree and capacity and "once per member" hold
+under any concurrency. The unique (event, member) constraint backs the lock up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from ..auth.models import User
+from ..auth.scope import ensure_manages_village, visible_village_ids
+from ..database import is_sqlite, transaction
+from ..errors import DomainError, Forbidden, NotFound, ValidationFailed
+from ..extensions import db
+from ..households import services as household_services
+from ..households.models import Household, Member
+from ..villages.models import Village
+from . import tokens
+from .i18n import _
+from .models import Checkin, Event, ScanLog
+
+# An event longer than this is a typo in a date, not a river clean-up.
+MAX_EVENT_DAYS = 31
+# A synced offline scan may not claim to come from the future (beyond clock drift between phone and server).
+MAX_CLOCK_DRIFT = timedelta(minutes=5)
+MAX_BATCH = 500
+AWAITING_CHECKOUT = "awaiting-checkout"
+NO_POINTS = "no-points"
+
+
+# --- rules and claims (the claims engineer's interface) --------------------------------------------
+
+
+def _get_rule(rule_id: int):
+    from ..rules import services as rules
+
+    return rules.get_rule(rule_id)
+
+
+def _claim_for_checkin(**kwargs: Any):
+    from ..claims import services as claims
+
+    return claims.create_claim_for_checkin(**kwargs)
+
+
+def _claim(claim_id: int | None):
+    if claim_id is None:
+        return None
+    from ..claims.models import Claim
+
+    return db.session.get(Claim, claim_id)
+
+
+# --- events -----------------------------------------------------------------------------------------
+
+
+def _checked_rule(actor: User, rule_id: int, village_id: int):
+    try:
+        rule = _get_rule(rule_id)
+    except NotFound:
+        rule = None
+    if rule is None or (rule.village_id is not None and rule.village_id != village_id):
+        raise ValidationFailed(errors={"rule_id": [_("No such rule in this village.")]})
+    if not rule.active:
+        raise ValidationFailed(errors={"rule_id": [_("This rule is retired.")]})
+    if rule.points <= 0:
+        raise ValidationFailed(errors={"rule_id": [_("An event needs a rule that gives points.")]})
+    if actor.role == "clerk" and rule.council not in (actor.councils or []):
+        raise Forbidden("forbidden", _("You are not a clerk of this rule's council."))
+    return rule
+
+
+def create_event(actor: User, data: dict[str, Any]) -> Event:
+    """Create an event of a village (its admins and the clerks of the rule's council)."""
+    village_id = data["village_id"]
+    ensure_manages_village(actor, village_id)
+    if db.session.get(Village, village_id) is None:
+        raise NotFound("not-found", _("No such village."))
+    starts_at, ends_at = data["starts_at"], data["ends_at"]
+    if ends_at <= starts_at:
+        raise ValidationFailed(errors={"ends_at": [_("The end must be after the start.")]})
+    if ends_at - starts_at > timedelta(days=MAX_EVENT_DAYS):
+        raise ValidationFailed(errors={"ends_at": [_("An event lasts at most 31 days.")]})
+    rule = _checked_rule(actor, data["rule_id"], village_id)
+    with transaction():
+        event = Event(
+            village_id=village_id,
+            title=data["title"].strip(),
+            rule_id=rule.id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            location=(data.get("location") or "").strip(),
+            capacity=data.get("capacity"),
+            rotating=bool(data.get("rotating", False)),
+            created_by=actor.id,
+        )
+        db.session.add(event)
+        db.session.flush()
+    return event
+
+
+def visible_events(actor: User) -> Select:
+    query = select(Event)
+    ids = visible_village_ids(actor)
+    if ids is not None:
+        query = query.where(Event.village_id.in_(ids))
+    return query
+
+
+def list_events(actor: User, village_id: int | None = None, current: bool = False) -> Select:
+    """Events in scope, newest first; `current` keeps those that have not ended."""
+    query = visible_events(actor).order_by(Event.starts_at.desc(), Event.id.desc())
+    if village_id is not None:
+        query = query.where(Event.village_id == village_id)
+    if current:
+        query = query.where(Event.ends_at >= tokens.now())
+    return query
+
+
+def get_event(actor: User, event_id: int) -> Event:
+    event = db.session.scalar(visible_events(actor).where(Event.id == event_id))
+    if event is None:
+        raise NotFound("not-found", _("No such event."))
+    return event
+
+
+def can_manage(actor: User, event: Event) -> bool:
+    """The event's clerks: admins and clerks of its village."""
+    try:
+        ensure_manages_village(actor, event.village_id)
+    except (NotFound, Forbidden):
+        return False
+    return True
+
+
+def managed_event(actor: User, event_id: int) -> Event:
+    """An event the actor runs; others get 404 (villagers) or 403 (other staff of the village)."""
+    event = get_event(actor, event_id)
+    ensure_manages_village(actor, event.village_id)
+    return event
+
+
+def current_token(event: Event) -> str:
+    """The token the event's code carries right now."""
+    return tokens.rotating_token(event.id) if event.rotating else tokens.static_token(event.id)
+
+
+def code_for(actor: User, event_id: int) -> tuple[Event, str]:
+    """The event and its current token, for the event's clerks only (a code is a way in)."""
+    event = managed_event(actor, event_id)
+    return event, current_token(event)
+
+
+def seconds_left(event: Event) -> int | None:
+    """Seconds until a rotating code changes; None for a static code."""
+    if not event.rotating:
+        return None
+    at = tokens.now()
+    return int((tokens.step_start(tokens.step_at(at) + 1) - at).total_seconds()) or tokens.STEP_SECONDS
+
+
+def checkin_counts(event_ids: list[int]) -> dict[int, int]:
+    if not event_ids:
+        return {}
+    rows = db.session.execute(
+        select(Checkin.event_id, func.count())
+        .where(Checkin.event_id.in_(event_ids))
+        .group_by(Checkin.event_id)
+    )
+    return {event_id: count for event_id, count in rows}
+
+
+def rule_of(event: Event):
+    return _get_rule(event.rule_id)
+
+
+# --- the one rule every scan is judged by ---------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """The outcome of one accepted scan: the check-in and whether this scan created it."""
+
+    checkin: Checkin
+    created: bool
+
+
+def _lock_event(event_id: int) -> Event:
+    query = select(Event).where(Event.id == event_id).execution_options(populate_existing=True)
+    if not is_sqlite():
+        # SQLite already holds the database's write lock (BEGIN IMMEDIATE); PostgreSQL locks the row.
+        query = query.with_for_update()
+    event = db.session.scalar(query)
+    if event is None:
+        raise tokens.invalid()
+    return event
+
+
+def _existing(event_id: int, member_id: int) -> Checkin | None:
+    return db.session.scalar(
+        select(Checkin)
+        .where(Checkin.event_id == event_id, Checkin.member_id == member_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _admit(
+    event: Event,
+    household: Household,
+    member: Member,
+    *,
+    at: datetime,
+    method: str,
+    actor: User,
+) -> Result:
+    """Judge one scan at time `at` and record the check-in; the single rule for online and offline.
+
+    The caller holds the event's lock (see `_run`).
+    """
+    found = _existing(event.id, member.id)
+    if found is not None:
+        # Repeated taps and re-scans are answered, not refused: the member is checked in.
+        return Result(found, created=False)
+    if household.village_id != event.village_id or not household.active:
+        raise DomainError("not-your-village", _("This event is for another village."), status=403)
+    if at < event.starts_at:
+        raise DomainError(
+            "event-not-open", _("Check-in has not opened yet."), reason="not-started", status=409
+        )
+    if at > event.ends_at:
+        raise DomainError("event-not-open", _("This event has ended."), reason="ended", status=409)
+    if event.capacity is not None:
+        taken = db.session.scalar(select(func.count()).where(Checkin.event_id == event.id)) or 0
+        if taken >= event.capacity:
+            raise DomainError("event-full", _("This event is full."), status=409)
+    rule = _get_rule(event.rule_id)
+    if rule is None or not rule.active:
+        raise DomainError("rule-retired", _("The rule of this event was retired."), status=409)
+    checkin = Checkin(
+        event_id=event.id,
+        member_id=member.id,
+        household_id=household.id,
+        method=method,
+        actor_id=actor.id,
+        checked_in_at=at,
+    )
+    db.session.add(checkin)
+    db.session.flush()
+    if rule.unit != "hour":
+        claim = _claim_for_checkin(
+            household_id=household.id,
+            member_id=member.id,
+            rule_id=rule.id,
+            quantity=1,
+            occurred_at=at,
+            actor_id=actor.id,
+            source_key=f"checkin:{event.id}:{member.id}",
+        )
+        checkin.claim_id = claim.id
+    return Result(checkin, created=True)
+
+
+@dataclass
+class Scan:
+    """What is known about one scan, for judging it and for the audit log."""
+
+    method: str
+    actor: User
+    device: str = ""
+    token: str = ""
+    event_id: int | None = None
+    household_id: int | None = None
+    member_id: int | None = None
+    nonce: str | None = None
+    scanned_at: datetime | None = None
+
+
+def _log(scan: Scan, outcome: str, detail: str = "", checkin: Checkin | None = None) -> ScanLog:
+    row = ScanLog(
+        event_id=scan.event_id,
+        token=scan.token[:80],
+        method=scan.method,
+        household_id=scan.household_id,
+        member_id=scan.member_id,
+        outcome=outcome[:40],
+        detail=(detail or "")[:300],
+        checkin_id=checkin.id if checkin is not None else None,
+        actor_id=scan.actor.id,
+        device=(scan.device or "")[:200],
+        nonce=scan.nonce,
+        scanned_at=scan.scanned_at,
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def _log_refusal(scan: Scan, exc: DomainError) -> None:
+    """Keep a refused scan; it is written in its own transaction since the scan's own rolled back."""
+    if scan.event_id is not None and db.session.get(Event, scan.event_id) is None:
+        scan.event_id = None  # a forged token may name an event that does not exist
+    try:
+        with transaction():
+            _log(scan, exc.code, exc.detail or "")
+    except IntegrityError:
+        # The same offline scan is being synced by another request at this moment: theirs is the record.
+        db.session.rollback()
+
+
+class _Replayed(Exception):
+    """A synced scan whose nonce was judged before: its first answer is the answer."""
+
+    def __init__(self, row: ScanLog) -> None:
+        super().__init__(row.nonce)
+        self.row = row
+
+
+def _run(scan: Scan, judge: Callable[[], tuple[Household, Member, datetime]]) -> Result:
+    """Judge a scan in one transaction under the event's lock and audit it, accepted or refused."""
+    try:
+        with transaction():
+            household, member, at = judge()
+            scan.household_id, scan.member_id = household.id, member.id
+            event = _lock_event(scan.event_id or 0)
+            if scan.nonce is not None:
+                previous = _replayed(event.id, scan.nonce)
+                if previous is not None:
+                    raise _Replayed(previous)
+            result = _admit(event, household, member, at=at, method=scan.method, actor=scan.actor)
+            _log(scan, "created" if result.created else "already", checkin=result.checkin)
+        return result
+    except IntegrityError:
+        # Only a race past the row lock (a unique constraint fired): the other request's check-in stands.
+        db.session.rollback()
+        found = _existing(scan.event_id or 0, scan.member_id or 0)
+        if found is None or scan.nonce is not None:
+            raise
+        with transaction():
+            _log(scan, "already", checkin=found)
+        return Result(found, created=False)
+    except DomainError as exc:
+        _log_refusal(scan, exc)
+        raise
+
+
+# --- villagers: the event code --------------------------------------------------------------------
+
+
+def _villager_member(actor: User) -> tuple[Household, Member]:
+    if actor.role != "villager" or actor.member_id is None:
+        raise Forbidden("not-a-villager", _("Only villagers check in with the event code; staff scan cards."))
+    member = db.session.get(Member, actor.member_id)
+    if member is None:
+        raise Forbidden("not-a-villager", _("Your login is not linked to a household member."))
+    return member.household, member
+
+
+def validate_token(token: str, at: datetime | None = None) -> Event:
+    """The event a token belongs to, if the token is genuine and (for rotating codes) fresh at `at`."""
+    parsed = tokens.parse(token)
+    event = db.session.get(Event, parsed.event_id)
+    if event is None:
+        raise tokens.invalid()
+    tokens.check_fresh(parsed, rotating=event.rotating, at=at or tokens.now())
+    return event
+
+
+def check_in_with_token(
+    actor: User, token: str, *, device: str = "", seen_at: datetime | None = None
+) -> Result:
+    """A villager checks in as their own member with the event code they scanned.
+
+    `seen_at` is when the token was validated on the landing page before a login (from a signed
+    cookie): the code must have been fresh then, not after the time it took to type a PIN.
+    """
+    scan = Scan(method="self", actor=actor, device=device, token=(token or "")[:80])
+
+    def judge() -> tuple[Household, Member, datetime]:
+        scan.event_id = tokens.parse(token).event_id
+        household, member = _villager_member(actor)
+        scan.household_id, scan.member_id = household.id, member.id
+        validate_token(token, seen_at)
+        return household, member, tokens.now()
+
+    return _run(scan, judge)
+
+
+# --- clerks: household cards, online and offline ---------------------------------------------------
+
+
+def _household_for_scan(event: Event, card_token: str | None, household_code: str | None) -> Household:
+    if card_token:
+        return household_services.household_from_card(card_token)
+    code = (household_code or "").strip().upper()
+    household = db.session.scalar(select(Household).where(Household.code == code)) if code else None
+    if household is None or household.village_id != event.village_id:
+        raise DomainError("unknown-household", _("No household with that code in this village."), status=404)
+    return household
+
+
+def _member_of(household: Household, member_id: int | None) -> Member:
+    if member_id is None:
+        if len(household.members) == 1:
+            return household.members[0]
+        raise DomainError(
+            "member-required",
+            _("Choose which member of the household is here."),
+            status=422,
+            errors={"member_id": [_("Required: this household has several members.")]},
+            members=[{"id": m.id, "name": m.name} for m in household.members],
+        )
+    for member in household.members:
+        if member.id == member_id:
+            return member
+    raise DomainError(
+        "member-not-in-household",
+        _("That person is not a member of this household."),
+        status=422,
+        errors={"member_id": [_("Not a member of this household.")]},
+    )
+
+
+def check_in_with_card(
+    actor: User,
+    event_id: int,
+    *,
+    card_token: str | None = None,
+    household_code: str | None = None,
+    member_id: int | None = None,
+    device: str = "",
+) -> Result:
+    """A clerk checks in a member of the household whose card was scanned (or code typed)."""
+    event = managed_event(actor, event_id)
+    scan = Scan(
+        method="card" if card_token else "code",
+        actor=actor,
+        device=device,
+        token=(card_token or household_code or "")[:80],
+        event_id=event.id,
+        member_id=member_id,
+    )
+
+    def judge() -> tuple[Household, Member, datetime]:
+        household = _household_for_scan(event, card_token, household_code)
+        scan.household_id = household.id
+        return household, _member_of(household, member_id), tokens.now()
+
+    return _run(scan, judge)
+
+
+def _replayed(event_id: int, nonce: str) -> ScanLog | None:
+    return db.session.scalar(
+        select(ScanLog)
+        .where(ScanLog.event_id == event_id, ScanLog.nonce == nonce)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _from_log(row: ScanLog) -> dict[str, Any]:
+    checkin = db.session.get(Checkin, row.checkin_id) if row.checkin_id else None
+    ok = row.outcome in ("created", "already")
+    return {
+        "outcome": row.outcome if ok else "refused",
+        "code": None if ok else row.outcome,
+        "detail": row.detail,
+        "checkin": checkin,
+        "replayed": True,
+    }
+
+
+def sync_batch(actor: User, event_id: int, scans: list[dict[str, Any]], *, device: str = "") -> list[dict]:
+    """Judge a clerk's offline queue; each scan on its own, at its own scan time, once per nonce.
+
+    A nonce seen before is answered from the audit log (first write wins), so a batch sent twice
+    posts nothing twice. One bad scan never fails the others.
+    """
+    event = managed_event(actor, event_id)
+    if len(scans) > MAX_BATCH:
+        raise ValidationFailed(errors={"scans": [_("At most 500 scans per batch.")]})
+    results = []
+    for item in scans:
+        nonce = item["nonce"]
+        previous = _replayed(event.id, nonce)
+        if previous is not None:
+            results.append({"nonce": nonce, **_from_log(previous)})
+            continue
+        scanned_at = item["scanned_at"]
+        card_token, household_code, member_id = (
+            item.get("card_token"),
+            item.get("household_code"),
+            item.get("member_id"),
+        )
+        scan = Scan(
+            method="card" if card_token else "code",
+            actor=actor,
+            device=device,
+            token=(card_token or household_code or "")[:80],
+            event_id=event.id,
+            member_id=member_id,
+            nonce=nonce,
+            scanned_at=scanned_at,
+        )
+
+        def judge(
+            scan: Scan = scan,
+            card_token: str | None = card_token,
+            household_code: str | None = household_code,
+            member_id: int | None = member_id,
+            scanned_at: datetime = scanned_at,
+        ) -> tuple[Household, Member, datetime]:
+            if not card_token and not household_code:
+                raise ValidationFailed(errors={"card_token": [_("Send a card token or a household code.")]})
+            if scanned_at > tokens.now() + MAX_CLOCK_DRIFT:
+                raise DomainError(
+                    "scan-time-in-future", _("The scan time is in the future; check the phone's clock.")
+                )
+            household = _household_for_scan(event, card_token, household_code)
+            scan.household_id = household.id
+            return household, _member_of(household, member_id), scanned_at
+
+        try:
+            result = _run(scan, judge)
+        except _Replayed as replay:
+            results.append({"nonce": nonce, **_from_log(replay.row)})
+            continue
+        except DomainError as exc:
+            previous = _replayed(event.id, nonce)
+            if previous is not None and previous.outcome != exc.code:
+                # Another sync of this very scan was recorded first; its answer is the answer.
+                results.append({"nonce": nonce, **_from_log(previous)})
+                continue
+            results.append(
+                {
+                    "nonce": nonce,
+                    "outcome": "refused",
+                    "code": exc.code,
+                    "detail": exc.detail or "",
+                    "checkin": None,
+                    "replayed": False,
+                }
+            )
+            continue
+        except IntegrityError:
+            # The nonce's audit row was written by a concurrent sync of the same batch.
+            db.session.rollback()
+            previous = _replayed(event.id, nonce)
+            if previous is None:
+                raise
+            results.append({"nonce": nonce, **_from_log(previous)})
+            continue
+        results.append(
+            {
+                "nonce": nonce,
+                "outcome": "created" if result.created else "already",
+                "code": None,
+                "detail": "",
+                "checkin": result.checkin,
+                "replayed": False,
+            }
+        )
+    return results
+
+
+# --- check-out for hour-based rules ---------------------------------------------------------------
+
+
+def _hours(minutes: int) -> int:
+    """Whole hours, rounded half up: a claim's quantity is an integer."""
+    return (minutes + 30) // 60
+
+
+def _check_out(event_id: int, checkin_id: int, actor: User) -> Checkin:
+    event = _lock_event(event_id)
+    checkin = db.session.scalar(
+        select(Checkin)
+        .where(Checkin.id == checkin_id, Checkin.event_id == event.id)
+        .execution_options(populate_existing=True)
+    )
+    if checkin is None:
+        raise NotFound("not-found", _("No such check-in."))
+    if checkin.checked_out_at is not None:
+        return checkin
+    rule = _get_rule(event.rule_id)
+    if rule is None or rule.unit != "hour":
+        raise DomainError("not-hour-based", _("This event's rule does not count hours."), status=409)
+    at = min(tokens.now(), event.ends_at)
+    start = max(checkin.checked_in_at, event.starts_at)
+    minutes = max(0, int((at - start).total_seconds() // 60))
+    checkin.checked_out_at = max(at, checkin.checked_in_at)
+    checkin.minutes = minutes
+    hours = _hours(minutes)
+    if hours > 0:
+        claim = _claim_for_checkin(
+            household_id=checkin.household_id,
+            member_id=checkin.member_id,
+            rule_id=rule.id,
+            quantity=hours,
+            occurred_at=checkin.checked_in_at,
+            actor_id=actor.id,
+            source_key=f"checkin:{event.id}:{checkin.member_id}",
+        )
+        checkin.claim_id = claim.id
+    db.session.flush()
+    return checkin
+
+
+def check_out(actor: User, event_id: int, checkin_id: int) -> Checkin:
+    """End a member's attendance; the hours present become a claim on the event's hour-based rule."""
+    event = managed_event(actor, event_id)
+    with transaction():
+        return _check_out(event.id, checkin_id, actor)
+
+
+def check_out_with_token(actor: User, token: str) -> Checkin:
+    """A villager checks out by scanning the event's code again as they leave."""
+    _household, member = _villager_member(actor)
+    event = validate_token(token)
+    found = _existing(event.id, member.id)
+    if found is None:
+        raise DomainError("not-checked-in", _("You have not checked in to this event."), status=409)
+    with transaction():
+        return _check_out(event.id, found.id, actor)
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+
+def checkin_view(checkin: Checkin) -> dict[str, Any]:
+    """A check-in as the API and pages show it, with its claim's status and points."""
+    claim = _claim(checkin.claim_id)
+    if claim is not None:
+        status, points = claim.status, claim.points
+    else:
+        status, points = (NO_POINTS if checkin.checked_out_at is not None else AWAITING_CHECKOUT), None
+    return {
+        "id": checkin.id,
+        "event_id": checkin.event_id,
+        "member_id": checkin.member_id,
+        "member_name": checkin.member.name,
+        "household_id": checkin.household_id,
+        "household_code": checkin.household.code,
+        "claim_id": checkin.claim_id,
+        "status": status,
+        "points": points,
+        "method": checkin.method,
+        "checked_in_at": checkin.checked_in_at,
+        "checked_out_at": checkin.checked_out_at,
+        "minutes": checkin.minutes,
+    }
+
+
+def list_checkins(actor: User, event_id: int, since_id: int | None = None) -> Select:
+    """An event's check-ins, oldest first (its clerks); `since_id` gives only newer ones."""
+    event = managed_event(actor, event_id)
+    query = (
+        select(Checkin)
+        .where(Checkin.event_id == event.id)
+        .options(selectinload(Checkin.member), selectinload(Checkin.household))
+        .order_by(Checkin.id)
+    )
+    if since_id:
+        query = query.where(Checkin.id > since_id)
+    return query
+
+
+def my_checkin(actor: User, event: Event) -> Checkin | None:
+    """The villager's own check-in at an event, if any."""
+    if actor.role != "villager" or actor.member_id is None:
+        return None
+    return _existing(event.id, actor.member_id)
+
+
+def list_scans(actor: User, event_id: int) -> Select:
+    """Every scan at an event, newest first, refused ones included (its clerks)."""
+    event = managed_event(actor, event_id)
+    return select(ScanLog).where(ScanLog.event_id == event.id).order_by(ScanLog.id.desc())
+
+
+def roster(actor: User, event_id: int) -> list[dict[str, Any]]:
+    """The village's households and members, for the scan page to choose a member while offline."""
+    event = managed_event(actor, event_id)
+    households = db.session.scalars(
+        select(Household)
+        .where(Household.village_id == event.village_id, Household.active.is_(True))
+        .options(selectinload(Household.members))
+        .order_by(Household.id)
+    ).all()
+    return [
+        {
+            "id": h.id,
+            "code": h.code,
+            "head_name": h.head_name,
+            "members": [{"id": m.id, "name": m.name} for m in h.members],
+        }
+        for h in households
+    ]
+
+
+def event_village(event: Event) -> Village:
+    return db.session.get_one(Village, event.village_id)

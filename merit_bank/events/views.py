@@ -1,0 +1,323 @@
+"""Pages: the clerk's events, event screen, A4 poster and card scanner; the villager's `/c/<token>` landing.
+
+The landing page validates the event code before anything else and remembers, in a short-lived signed
+cookie, that it was fresh when it was opened: typing a PIN after the login redirect may take longer
+than a rotating code lives, and that must not cost the villager the check-in they turned up for.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from marshmallow import ValidationError
+
+from ..auth.models import User
+from ..errors import DomainError
+from ..extensions import db
+from ..labels import council_label
+from ..villages import services as village_services
+from ..web import login_required, nav_providers, page_user
+from . import services, tokens
+from .models import Event
+from .schemas import EventCreateSchema
+
+bp = Blueprint("events", __name__)
+
+TICKET_COOKIE = "mb_checkin"
+TICKET_SALT = "event-checkin-ticket"
+DEFAULT_GRACE_SECONDS = 600
+
+
+def _nav(user: User) -> list[dict[str, str]]:
+    if user.role not in ("admin", "clerk"):
+        return []
+    return [
+        {"url": url_for("events.event_list"), "label": str(_l("Events"))},
+        {"url": url_for("events.scan_choose"), "label": str(_l("Scan cards"))},
+    ]
+
+
+nav_providers.append(_nav)
+
+
+def _device() -> str:
+    return (request.headers.get("User-Agent") or "")[:200]
+
+
+def _local_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
+
+
+def _local_input(value: str) -> str:
+    """A `datetime-local` form value as ISO 8601 with the village's offset."""
+    if not value:
+        return ""
+    try:
+        naive = datetime.fromisoformat(value)
+    except ValueError:
+        return value  # the schema reports it as invalid
+    if naive.tzinfo is not None:
+        return naive.isoformat()
+    return naive.replace(tzinfo=_local_zone()).isoformat()
+
+
+def _rules_for(user: User, village_id: int | None) -> list[Any]:
+    from ..rules import services as rule_services
+
+    query = rule_services.list_rules(user, active=True, village_id=village_id, positive_only=True)
+    rules = list(db.session.scalars(query))
+    if user.role == "clerk":
+        rules = [r for r in rules if r.council in (user.councils or [])]
+    return rules
+
+
+# --- clerk pages -------------------------------------------------------------------------------------
+
+
+@bp.route("/events", methods=["GET", "POST"])
+@login_required("admin", "clerk")
+def event_list():
+    user: User = g.user
+    errors: dict[str, Any] = {}
+    form: dict[str, Any] = {}
+    if request.method == "POST":
+        form = request.form.to_dict()
+        raw: dict[str, Any] = {
+            "title": form.get("title", ""),
+            "starts_at": _local_input(form.get("starts_at", "")),
+            "ends_at": _local_input(form.get("ends_at", "")),
+            "location": form.get("location") or None,
+            "rotating": form.get("rotating") == "1",
+        }
+        for key in ("village_id", "rule_id", "capacity"):
+            value = form.get(key, "").strip()
+            if value:
+                raw[key] = int(value) if value.isdigit() and len(value) < 10 else value
+        try:
+            event = services.create_event(user, EventCreateSchema().load(raw))
+            return redirect(url_for("events.event_page", event_id=event.id))
+        except ValidationError as exc:
+            errors = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
+        except DomainError as exc:
+            errors = exc.errors or {"_": [exc.detail or exc.code]}
+    villages = list(db.session.scalars(village_services.list_villages(user)))
+    village_id = user.village_id or (villages[0].id if len(villages) == 1 else None)
+    events = list(db.session.scalars(services.list_events(user).limit(100)))
+    counts = services.checkin_counts([e.id for e in events])
+    now = tokens.now()
+    return render_template(
+        "events/list.html",
+        events=events,
+        counts=counts,
+        now=now,
+        villages=villages,
+        rules=_rules_for(user, village_id),
+        council_label=council_label,
+        errors=errors,
+        form=form,
+    ), (422 if errors else 200)
+
+
+@bp.get("/events/<int:event_id>")
+@login_required("admin", "clerk")
+def event_page(event_id: int):
+    event = services.managed_event(g.user, event_id)
+    rule = services.rule_of(event)
+    return render_template(
+        "events/event.html",
+        event=event,
+        rule=rule,
+        checkin_url=tokens.checkin_url(services.current_token(event)),
+        council_label=council_label,
+    )
+
+
+@bp.get("/events/<int:event_id>/poster")
+@login_required("admin", "clerk")
+def poster(event_id: int):
+    event = services.managed_event(g.user, event_id)
+    return render_template(
+        "events/poster.html",
+        event=event,
+        rule=services.rule_of(event),
+        checkin_url=tokens.checkin_url(services.current_token(event)),
+    )
+
+
+@bp.post("/events/<int:event_id>/checkins/<int:checkin_id>/checkout")
+@login_required("admin", "clerk")
+def checkout(event_id: int, checkin_id: int):
+    services.check_out(g.user, event_id, checkin_id)
+    return redirect(url_for("events.event_page", event_id=event_id))
+
+
+@bp.get("/events/scan")
+@login_required("admin", "clerk")
+def scan_choose():
+    """Pick the event to scan cards for; with one event running, go straight to it."""
+    events = list(db.session.scalars(services.list_events(g.user, current=True).limit(50)))
+    now = tokens.now()
+    running = [e for e in events if e.starts_at <= now <= e.ends_at]
+    if len(running) == 1:
+        return redirect(url_for("events.scan_page", event_id=running[0].id))
+    return render_template("events/scan_choose.html", events=events, now=now)
+
+
+@bp.get("/events/<int:event_id>/scan")
+@login_required("admin", "clerk")
+def scan_page(event_id: int):
+    event = services.managed_event(g.user, event_id)
+    return render_template("events/scan.html", event=event)
+
+
+# --- the villager's landing page -------------------------------------------------------------------
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=TICKET_SALT)
+
+
+def _grace() -> int:
+    return int(current_app.config.get("EVENTS_LOGIN_GRACE_SECONDS", DEFAULT_GRACE_SECONDS))
+
+
+def _ticket_time(token: str) -> datetime | None:
+    """When this browser opened this token while it was fresh, if that was within the login grace."""
+    raw = request.cookies.get(TICKET_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = _serializer().loads(raw)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("t") != token.strip().upper():
+        return None
+    try:
+        seen_at = datetime.fromtimestamp(float(data["at"]), UTC)
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    # Judged by the events clock (not the cookie's own timestamp) so tests can move time.
+    if not timedelta(0) <= tokens.now() - seen_at <= timedelta(seconds=_grace()):
+        return None
+    return seen_at
+
+
+def _set_ticket(response, token: str, seen_at: datetime) -> None:
+    value = _serializer().dumps({"t": token.strip().upper(), "at": seen_at.timestamp()})
+    response.set_cookie(
+        TICKET_COOKIE,
+        value,
+        max_age=_grace(),
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config.get("JWT_COOKIE_SECURE", False),
+    )
+
+
+def _validated(token: str) -> tuple[Event, datetime, bool]:
+    """The event of a token and the time it was known fresh; True when that is now (not a ticket)."""
+    seen_at = _ticket_time(token)
+    try:
+        return services.validate_token(token), tokens.now(), True
+    except DomainError as exc:
+        if exc.code != "token-expired" or seen_at is None:
+            raise
+    return services.validate_token(token, seen_at), seen_at, False
+
+
+def _refusal_page(exc: DomainError, token: str):
+    return render_template("events/landing.html", refused=exc, event=None, token=token), exc.status
+
+
+def _explain(exc: DomainError) -> str:
+    """The reason for a refusal in plain words."""
+    messages = {
+        "invalid-token": _("This code is not a check-in code of Merit Bank."),
+        "token-expired": _("This code has expired. Please scan the code on the screen again."),
+        "event-full": _("Sorry, this event is full."),
+        "not-your-village": _("This event is for another village."),
+        "not-a-villager": _("Check-in with this code is for villagers. Staff scan household cards instead."),
+    }
+    if exc.code == "event-not-open":
+        if exc.extra.get("reason") == "not-started":
+            return _("Check-in has not opened yet. Please try again when the event starts.")
+        return _("This event has ended; check-in is closed.")
+    return messages.get(exc.code, exc.detail or exc.code)
+
+
+@bp.app_context_processor
+def _helpers() -> dict[str, Any]:
+    return {"explain_refusal": _explain}
+
+
+@bp.get("/c/<token>")
+@bp.get("/C/<token>")
+def landing(token: str):
+    """Validate the code first; then log in (remembering the code) or show the one-tap button."""
+    token = token[:80]
+    try:
+        event, seen_at, fresh = _validated(token)
+    except DomainError as exc:
+        return _refusal_page(exc, token)
+    user = page_user()
+    if user is None:
+        response = redirect(url_for("web.login", next=url_for("events.landing", token=token)))
+        _set_ticket(response, token, seen_at)
+        return response
+    g.user = user
+    checkin = services.my_checkin(user, event)
+    rule = services.rule_of(event)
+    response = current_app.make_response(
+        render_template(
+            "events/landing.html",
+            event=event,
+            rule=rule,
+            token=token,
+            refused=None,
+            checkin=services.checkin_view(checkin) if checkin else None,
+            is_villager=user.role == "villager",
+        )
+    )
+    if fresh:
+        _set_ticket(response, token, seen_at)
+    return response
+
+
+@bp.post("/c/<token>")
+@bp.post("/C/<token>")
+def landing_checkin(token: str):
+    """The one tap: check in as the logged-in villager and say what happened in plain words."""
+    token = token[:80]
+    user = page_user()
+    if user is None:
+        return redirect(url_for("web.login", next=url_for("events.landing", token=token)))
+    g.user = user
+    action = request.form.get("action", "checkin")
+    try:
+        if action == "checkout":
+            checkin = services.check_out_with_token(user, token)
+            created = False
+        else:
+            result = services.check_in_with_token(
+                user, token, device=_device(), seen_at=_ticket_time(token)
+            )
+            checkin, created = result.checkin, result.created
+    except DomainError as exc:
+        return _refusal_page(exc, token)
+    event = db.session.get_one(Event, checkin.event_id)
+    return render_template(
+        "events/landing.html",
+        event=event,
+        rule=services.rule_of(event),
+        token=token,
+        refused=None,
+        checkin=services.checkin_view(checkin),
+        just_done=action if (created or action == "checkout") else "already",
+        is_villager=True,
+    ), (201 if created else 200)
