@@ -54,8 +54,9 @@ def seed_demo_claims(demo: demo_module.Demo) -> None:
             },
         )
 
-    # Posted at once: check-ins at an organised volunteering day.
-    for index in range(4):
+    # Posted at once: check-ins at an organised volunteering day (the first household is left
+    # untouched, so a new demo visitor logging in as 13800000001 starts from zero).
+    for index in range(1, 4):
         services.create_claim_for_checkin(
             household_id=homes[index].id,
             member_id=villagers[index].member_id,

@@ -600,8 +600,10 @@ def object_to_claim(actor: User, claim_id: int, reason: str, *, now: datetime | 
         claim = _lock_claim(claim_id)
         in_village = is_deployment_admin(actor) or actor.village_id == claim.village_id
         may_see = db.session.scalar(visible_claims(actor).where(Claim.id == claim_id)) is not None
-        # Claims in notice are public to the village; any other claim is only known to those who see it.
-        if not in_village or (claim.status != "in_notice" and not may_see):
+        # A claim that has been under notice was public to the village; any other claim is only known
+        # to those who may see it.
+        was_public = claim.status == "in_notice" or claim.notice_ends_at is not None
+        if not in_village or not (was_public or may_see):
             raise NotFound("not-found", _("No such claim."))
         if claim.status != "in_notice":
             raise DomainError(
