@@ -386,7 +386,8 @@ def set_item_photo(actor: User, shop_id: int, item_id: int, stream: Any) -> Shop
 def verify_stock(shop_id: int | None = None, village_ids: list[int] | None = None) -> dict[str, Any]:
     """Prove every cached stock equals the sum of its movements and every running total is right.
 
-    Returns {ok: True, items, movements} or {ok: False, item_id, movement_id?, reason}.
+    Returns {ok, items, movements} and, when something is wrong, item_id, movement_id and reason of
+    the first bad row.
     """
     items_query = select(ShopItem.id, ShopItem.stock).order_by(ShopItem.id)
     moves_query = select(
@@ -401,34 +402,25 @@ def verify_stock(shop_id: int | None = None, village_ids: list[int] | None = Non
         moves_query = moves_query.where(StockMovement.shop_id.in_(shops))
     cached = dict(db.session.execute(items_query).all())
     running: dict[int, int] = {}
-    count = 0
-    for movement_id, item_id, quantity, stock_after in db.session.execute(moves_query):
-        count += 1
+    result: dict[str, Any] = {"ok": True, "items": len(cached), "movements": 0}
+
+    def bad(item_id: int, movement_id: int | None, reason: str) -> dict[str, Any]:
+        return {**result, "ok": False, "item_id": item_id, "movement_id": movement_id, "reason": reason}
+
+    for count, (movement_id, item_id, quantity, stock_after) in enumerate(
+        db.session.execute(moves_query), start=1
+    ):
+        result["movements"] = count
         total = running.get(item_id, 0) + quantity
         running[item_id] = total
         if total != stock_after:
-            return {
-                "ok": False,
-                "item_id": item_id,
-                "movement_id": movement_id,
-                "reason": f"stock_after {stock_after} != running sum {total}",
-            }
+            return bad(item_id, movement_id, f"stock_after {stock_after} != running sum {total}")
         if total < 0:
-            return {
-                "ok": False,
-                "item_id": item_id,
-                "movement_id": movement_id,
-                "reason": f"stock below zero ({total})",
-            }
+            return bad(item_id, movement_id, f"stock below zero ({total})")
     for item_id, stock in cached.items():
         if stock != running.get(item_id, 0):
-            return {
-                "ok": False,
-                "item_id": item_id,
-                "movement_id": None,
-                "reason": f"cached stock {stock} != sum of movements {running.get(item_id, 0)}",
-            }
-    return {"ok": True, "items": len(cached), "movements": count}
+            return bad(item_id, None, f"cached stock {stock} != sum of movements {running.get(item_id, 0)}")
+    return result
 
 
 # --- customers at the counter -----------------------------------------------------------------------
