@@ -34,6 +34,7 @@ from merit_bank.database import utcnow  # noqa: E402
 from merit_bank.extensions import db  # noqa: E402
 from merit_bank.ledger import services as ledger  # noqa: E402
 from merit_bank.ledger.hashing import format_time, request_digest, transaction_hash  # noqa: E402
+from merit_bank.ledger.models import ChainHead  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 CONFIG = {
@@ -84,8 +85,9 @@ def bulk_fill(app, transactions: int) -> None:
     with app.app_context():
         session = db.session
         head = session.execute(
-            text("SELECT seq, head_hash, last_at FROM ledger_chains WHERE village_id = :v"),
-            {"v": BULK_VILLAGE},
+            select(ChainHead.seq, ChainHead.head_hash, ChainHead.last_at).where(
+                ChainHead.village_id == BULK_VILLAGE
+            )
         ).one()
         issuing_id = session.scalar(
             text("SELECT id FROM ledger_accounts WHERE key = :k"), {"k": f"issuing:{BULK_VILLAGE}:volunteer"}
@@ -119,8 +121,9 @@ def bulk_fill(app, transactions: int) -> None:
                     return
                 if sqlite:
                     cursor.executemany(
-                        "INSERT INTO ledger_transactions (id, village_id, seq, kind, idempotency_key, request_hash, "
-                        "actor_id, rule_id, rule_version, reverses_id, memo, created_at, prev_hash, hash) "
+                        "INSERT INTO ledger_transactions (id, village_id, seq, kind, idempotency_key, "
+                        "request_hash, actor_id, rule_id, rule_version, reverses_id, memo, created_at, "
+                        "prev_hash, hash) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [(*r[:11], r[11].strftime("%Y-%m-%d %H:%M:%S.%f"), *r[12:]) for r in tx_rows],
                     )
@@ -138,7 +141,8 @@ def bulk_fill(app, transactions: int) -> None:
                         for r in tx_rows:
                             copy.write_row(r)
                     with cursor.copy(
-                        "COPY ledger_entries (id, transaction_id, account_id, amount, balance_after) FROM STDIN"
+                        "COPY ledger_entries (id, transaction_id, account_id, amount, balance_after) "
+                        "FROM STDIN"
                     ) as copy:
                         for r in entry_rows:
                             copy.write_row(r)
@@ -207,8 +211,50 @@ def entry_count(app) -> int:
 # --- measurements -----------------------------------------------------------------------------------
 
 
+WORKERS = "threads"  # or "processes" (--workers): forked processes, as gunicorn runs the app
+
+
+def run_processes(
+    threads: int, total: int, setup: Callable[[], None], post_one: Callable[[int, int], None]
+) -> float:
+    """Like run_threads, with forked processes: no GIL shared between the workers."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    per_worker = total // threads
+    barrier = ctx.Barrier(threads + 1)
+
+    def worker(t: int) -> None:
+        setup()
+        barrier.wait()
+        for i in range(per_worker):
+            post_one(t, i)
+
+    pool = [ctx.Process(target=worker, args=(t,)) for t in range(threads)]
+    for p in pool:
+        p.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for p in pool:
+        p.join()
+    elapsed = time.perf_counter() - start
+    if any(p.exitcode for p in pool):
+        raise RuntimeError("a benchmark worker failed")
+    return per_worker * threads / elapsed
+
+
 def run_threads(app, threads: int, total: int, post_one: Callable[[int, int], None]) -> float:
     """Postings per second: `threads` workers share `total` postings; post_one(thread, i) posts one."""
+    if WORKERS == "processes" and threads > 1:
+        with app.app_context():
+            db.engine.dispose()
+
+        def setup() -> None:
+            ctx = app.app_context()
+            ctx.push()
+            db.engine.dispose(close=False)
+
+        return run_processes(threads, total, setup, post_one)
     per_thread = total // threads
     barrier = threading.Barrier(threads + 1)
     errors: list[BaseException] = []
@@ -330,9 +376,20 @@ def hordak_postings_per_second(db_name: str, counts: list[tuple[int, int]]) -> d
     results = {}
     for threads, total in counts:
         per_thread = total // threads
+        if WORKERS == "processes" and threads > 1:
+
+            def post_one(t: int, i: int) -> None:
+                with dj_transaction.atomic():
+                    issuing.transfer_to(
+                        households[(t * 13 + i) % len(households)], Money(1, "EUR"), description="bench"
+                    )
+
+            connection.close()
+            results[threads] = run_processes(threads, total, connection.close, post_one)
+            continue
         barrier = threading.Barrier(threads + 1)
 
-        def worker(t: int) -> None:
+        def worker(t: int, barrier: threading.Barrier = barrier, per_thread: int = per_thread) -> None:
             from django.db import connection as thread_connection
 
             barrier.wait()
@@ -409,8 +466,9 @@ def bench_database(kind: str, args) -> dict:
               f"p99 {out['read_big'][1]:.3f} ms", flush=True)  # fmt: skip
         seconds, result = verify_seconds(app)
         out["verify"] = seconds
+        per_million = seconds / entries * 1e6
         print(f"verification of {entries:,} entries ({result.get('transactions')} transactions): "
-              f"{seconds:.1f} s, ok={result['ok']} ({seconds / entries * 1e6:.1f} s per million)", flush=True)  # fmt: skip
+              f"{seconds:.1f} s, ok={result['ok']} ({per_million:.1f} s/million)", flush=True)  # fmt: skip
         assert result["ok"], result
     finally:
         with app.app_context():
@@ -428,7 +486,14 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--postings", type=int, default=2000, help="postings per throughput measurement")
     parser.add_argument("--no-hordak", action="store_true")
+    parser.add_argument(
+        "--workers", choices=["threads", "processes"], default="processes",
+        help="how the 8 concurrent workers run (processes: like gunicorn workers, no shared GIL)",
+    )  # fmt: skip
     args = parser.parse_args()
+    global WORKERS
+    WORKERS = args.workers
+    print("workers:", WORKERS, flush=True)
     print("machine:", machine(), flush=True)
     results = {}
     for kind in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
