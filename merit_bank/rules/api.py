@@ -66,7 +66,8 @@ def get_rule(rule_id):
 
 
 def _detail(rule):
-    return {**RuleSchema().dump(rule), "versions": services.rule_versions(rule)}
+    row = {name: getattr(rule, field.attribute or name) for name, field in RuleSchema().fields.items()}
+    return {**row, "versions": services.rule_versions(rule)}
 
 
 @blp.route("/rules/<int:rule_id>", methods=["PATCH"])
