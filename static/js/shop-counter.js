@@ -23,7 +23,7 @@
   };
 
   function $(id) { return document.getElementById(id); }
-  function fmt(text, n) { return text.replace("%(n)s", n); }
+  function fmt(text, n) { return text.replace("{n}", n); }
 
   function csrfToken() {
     var m = document.cookie.match(/(?:^|;\s*)csrf_access_token=([^;]+)/);
