@@ -101,11 +101,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+# API endpoints that take a non-JSON body (e.g. a multipart file upload); domains add theirs here.
+JSON_EXEMPT_ENDPOINTS: set[str] = {"reports_api.import_households"}
+
+
 def _require_json_bodies(app: Flask) -> None:
     @app.before_request
     def _json_only():
         if (
             wants_problem_json()
+            and request.endpoint not in JSON_EXEMPT_ENDPOINTS
             and request.method in ("POST", "PUT", "PATCH")
             and (request.content_length or 0) > 0
             and not request.is_json

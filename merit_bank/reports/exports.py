@@ -1,0 +1,793 @@
+"""Exports of the ledger, balances, claims, check-ins, redemptions and settlement, as CSV or XLSX.
+
+Rows are streamed from the database (a server-side cursor on PostgreSQL), written as they come and
+never held all at once: a CSV export is a generator of chunks, an XLSX export goes through openpyxl's
+write-only mode into a temporary file that is then sent in chunks. Headers are in the reader's
+language (Chinese by default); `header=keys` gives stable English keys instead, `header=both` gives
+the two rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, func, literal, select
+
+from ..extensions import db
+from ..households.models import Household, Member
+from ..labels import council_label
+from ..ledger.models import Account, Entry, Transaction
+from ..villages.models import Village, VillageGroup
+from .periods import Period, zone
+from .services import _orig, _t, point_class
+
+FORMATS = ("csv", "xlsx")
+HEADER_MODES = ("labels", "keys", "both")
+BOM = "\ufeff"
+CHUNK_CHARS = 256 * 1024
+BATCH = 5000
+# One row fewer than Excel's limit leaves room for the header; longer exports continue on a new sheet.
+XLSX_ROWS_PER_SHEET = 1_048_574
+
+KIND_LABELS = {
+    "award": _l("Award"),
+    "deduction": _l("Deduction"),
+    "redemption": _l("Redemption"),
+    "reversal": _l("Reversal"),
+    "adjustment": _l("Adjustment"),
+}
+STATUS_LABELS = {
+    "pending": _l("Pending review"),
+    "approved": _l("Approved once"),
+    "in_notice": _l("In public notice"),
+    "posted": _l("Posted"),
+    "rejected": _l("Rejected"),
+    "disputed": _l("Disputed"),
+    "completed": _l("Completed"),
+    "voided": _l("Voided"),
+}
+METHOD_LABELS = {"self": _l("Own phone"), "card": _l("Household card"), "code": _l("Household code")}
+
+
+@dataclass(frozen=True)
+class Export:
+    """One kind of export: its columns (stable key, label) and a function streaming its rows."""
+
+    name: str
+    title: Any
+    columns: tuple[tuple[str, Any], ...]
+    rows: Callable[[Sequence[int] | None, Period | None], Iterator[Sequence[Any]]]
+
+    def keys(self) -> list[str]:
+        return [key for key, _label in self.columns]
+
+    def labels(self) -> list[str]:
+        return [str(label) for _key, label in self.columns]
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def stream(query, batch: int = BATCH) -> Iterator[Any]:
+    """Rows of a large query without holding them all (a server-side cursor on PostgreSQL)."""
+    result = db.session.connection().execution_options(stream_results=True, yield_per=batch).execute(query)
+    for partition in result.partitions(batch):
+        yield from partition
+
+
+class _LocalTime:
+    """Formats UTC timestamps as local wall-clock text, cheaply for millions of rows."""
+
+    def __init__(self) -> None:
+        self.zone = zone()
+
+    def __call__(self, value: datetime | None) -> str:
+        if value is None:
+            return ""
+        return value.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _label(labels: dict[str, Any]) -> Callable[[str | None], str]:
+    cache = {key: str(value) for key, value in labels.items()}
+    return lambda code: cache.get(code, code or "") if code else ""
+
+
+def _villages(village_ids: Sequence[int] | None) -> dict[int, str]:
+    query = select(Village.id, Village.name)
+    if village_ids is not None:
+        query = query.where(Village.id.in_(list(village_ids)))
+    return dict(db.session.execute(query).all())
+
+
+def _where_villages(column, village_ids: Sequence[int] | None) -> list[Any]:
+    if village_ids is None:
+        return []
+    if len(village_ids) == 1:
+        return [column == village_ids[0]]
+    return [column.in_(list(village_ids))]
+
+
+def _where_period(column, period: Period | None) -> list[Any]:
+    if period is None:
+        return []
+    return [column >= period.start, column < period.end]
+
+
+# --- ledger: one row per entry ----------------------------------------------------------------------
+
+LEDGER_COLUMNS = (
+    ("transaction_id", _l("Transaction no.")),
+    ("village", _l("Village")),
+    ("seq", _l("Sequence in the village chain")),
+    ("time", _l("Time")),
+    ("kind", _l("Kind")),
+    ("account", _l("Account")),
+    ("household_code", _l("Household code")),
+    ("head_name", _l("Head of household")),
+    ("council", _l("Council")),
+    ("amount", _l("Points")),
+    ("balance_after", _l("Balance after")),
+    ("rule_id", _l("Rule no.")),
+    ("rule_version", _l("Rule version")),
+    ("reverses_id", _l("Reverses transaction")),
+    ("actor_id", _l("By user")),
+    ("memo", _l("Memo")),
+)
+
+
+def _ledger_rows(village_ids: Sequence[int] | None, period: Period | None) -> Iterator[Sequence[Any]]:
+    t = Transaction.__table__
+    e = Entry.__table__
+    a = Account.__table__
+    h = Household.__table__
+    query = (
+        select(
+            t.c.id,
+            t.c.village_id,
+            t.c.seq,
+            t.c.created_at,
+            t.c.kind,
+            a.c.key,
+            h.c.code,
+            h.c.head_name,
+            a.c.council,
+            e.c.amount,
+            e.c.balance_after,
+            t.c.rule_id,
+            t.c.rule_version,
+            t.c.reverses_id,
+            t.c.actor_id,
+            t.c.memo,
+        )
+        .select_from(e)
+        .join(t, t.c.id == e.c.transaction_id)
+        .join(a, a.c.id == e.c.account_id)
+        .outerjoin(h, h.c.id == a.c.household_id)
+        .where(*_where_villages(t.c.village_id, village_ids), *_where_period(t.c.created_at, period))
+        .order_by(t.c.village_id, t.c.seq, e.c.id)
+    )
+    villages = _villages(village_ids)
+    when = _LocalTime()
+    kind = _label(KIND_LABELS)
+    councils: dict[str, str] = {}
+
+    def council(code: str) -> str:
+        if code not in councils:
+            councils[code] = council_label(code)
+        return councils[code]
+
+    for r in stream(query):
+        yield (
+            r[0],
+            villages.get(r[1], ""),
+            r[2],
+            when(r[3]),
+            kind(r[4]),
+            r[5],
+            r[6] or "",
+            r[7] or "",
+            council(r[8]) if r[8] else "",
+            r[9],
+            r[10],
+            r[11],
+            r[12],
+            r[13],
+            r[14],
+            r[15],
+        )
+
+
+# --- balances: a statement per household ------------------------------------------------------------
+
+BALANCE_COLUMNS = (
+    ("village", _l("Village")),
+    ("group", _l("Villager group")),
+    ("household_code", _l("Household code")),
+    ("head_name", _l("Head of household")),
+    ("opening_balance", _l("Opening balance")),
+    ("earned", _l("Earned")),
+    ("deducted", _l("Deducted")),
+    ("spent", _l("Spent at the shop")),
+    ("other", _l("Other changes")),
+    ("closing_balance", _l("Closing balance")),
+    ("earned_total", _l("Earned since opening")),
+)
+
+
+def _balance_rows(village_ids: Sequence[int] | None, period: Period | None) -> Iterator[Sequence[Any]]:
+    """Opening + earned - deducted - spent + other = closing, for every household account.
+
+    Closing is the cached balance less what was posted after the period; opening is closing less the
+    period's changes. So the statement agrees with the ledger by construction and is checked by tests.
+    """
+    e = Entry.__table__.alias("pe")
+    a = Account.__table__.alias("a")
+    h = Household.__table__.alias("h")
+    g = VillageGroup.__table__.alias("g")
+    cls = point_class()
+    in_period = (
+        select(
+            e.c.account_id,
+            func.sum(case((cls == "earn", e.c.amount), else_=0)).label("earned"),
+            func.sum(case((cls == "deduct", e.c.amount), else_=0)).label("deducted"),
+            func.sum(case((cls == "spend", e.c.amount), else_=0)).label("spent"),
+            func.sum(case((cls == "other", e.c.amount), else_=0)).label("other"),
+        )
+        .select_from(e)
+        .join(_t, _t.c.id == e.c.transaction_id)
+        .outerjoin(_orig, _orig.c.id == _t.c.reverses_id)
+        .where(*_where_villages(_t.c.village_id, village_ids), *_where_period(_t.c.created_at, period))
+        .group_by(e.c.account_id)
+        .subquery("in_period")
+    )
+    columns: list[Any] = [
+        a.c.village_id,
+        g.c.name,
+        h.c.code,
+        h.c.head_name,
+        a.c.balance,
+        a.c.earned_total,
+        func.coalesce(in_period.c.earned, 0),
+        func.coalesce(in_period.c.deducted, 0),
+        func.coalesce(in_period.c.spent, 0),
+        func.coalesce(in_period.c.other, 0),
+    ]
+    query = (
+        select(*columns)
+        .select_from(a)
+        .join(h, h.c.id == a.c.household_id)
+        .outerjoin(g, g.c.id == h.c.group_id)
+        .outerjoin(in_period, in_period.c.account_id == a.c.id)
+    )
+    if period is not None:
+        ae = Entry.__table__.alias("ae")
+        at = Transaction.__table__.alias("at")
+        after = (
+            select(ae.c.account_id, func.sum(ae.c.amount).label("total"))
+            .select_from(ae)
+            .join(at, at.c.id == ae.c.transaction_id)
+            .where(at.c.created_at >= period.end, *_where_villages(at.c.village_id, village_ids))
+            .group_by(ae.c.account_id)
+            .subquery("after")
+        )
+        query = query.add_columns(func.coalesce(after.c.total, 0)).outerjoin(
+            after, after.c.account_id == a.c.id
+        )
+    else:
+        query = query.add_columns(literal(0))
+    query = query.where(a.c.kind == "household", *_where_villages(a.c.village_id, village_ids)).order_by(
+        a.c.village_id, g.c.name, h.c.code
+    )
+    villages = _villages(village_ids)
+    for r in stream(query):
+        earned, deducted, spent, other, after_total = (int(v) for v in r[6:11])
+        closing = int(r[4]) - after_total
+        opening = closing - earned - deducted - spent - other
+        yield (
+            villages.get(r[0], ""),
+            r[1] or "",
+            r[2],
+            r[3],
+            opening,
+            earned,
+            -deducted,
+            -spent,
+            other,
+            closing,
+            r[5],
+        )
+
+
+# --- claims -----------------------------------------------------------------------------------------
+
+CLAIM_COLUMNS = (
+    ("claim_id", _l("Claim no.")),
+    ("village", _l("Village")),
+    ("household_code", _l("Household code")),
+    ("head_name", _l("Head of household")),
+    ("member", _l("Member")),
+    ("rule_code", _l("Rule code")),
+    ("rule_name", _l("Rule")),
+    ("council", _l("Council")),
+    ("quantity", _l("Quantity")),
+    ("points", _l("Points")),
+    ("status", _l("Status")),
+    ("source", _l("Source")),
+    ("occurred_on", _l("Date of the deed")),
+    ("created_at", _l("Filed at")),
+    ("decided_at", _l("First review at")),
+    ("review_hours", _l("Hours to first review")),
+    ("posted_at", _l("Posted at")),
+    ("transaction_id", _l("Transaction no.")),
+)
+
+
+def _claim_rows(village_ids: Sequence[int] | None, period: Period | None) -> Iterator[Sequence[Any]]:
+    from ..claims.models import Claim, ClaimAction
+    from ..rules.models import RuleVersion
+
+    decided = (
+        select(ClaimAction.claim_id, func.min(ClaimAction.created_at).label("decided_at"))
+        .where(ClaimAction.action.in_(("approve", "reject")))
+        .group_by(ClaimAction.claim_id)
+        .subquery("decided")
+    )
+    query = (
+        select(
+            Claim.id,
+            Claim.village_id,
+            Household.code,
+            Household.head_name,
+            Member.name,
+            RuleVersion.code,
+            RuleVersion.name,
+            Claim.council,
+            Claim.quantity,
+            Claim.points,
+            Claim.status,
+            Claim.source,
+            Claim.occurred_on,
+            Claim.created_at,
+            decided.c.decided_at,
+            Claim.posted_at,
+            Claim.transaction_id,
+        )
+        .join(Household, Household.id == Claim.household_id)
+        .outerjoin(Member, Member.id == Claim.member_id)
+        .join(RuleVersion, RuleVersion.id == Claim.rule_version_id)
+        .outerjoin(decided, decided.c.claim_id == Claim.id)
+        .where(*_where_villages(Claim.village_id, village_ids), *_where_period(Claim.created_at, period))
+        .order_by(Claim.village_id, Claim.id)
+    )
+    villages = _villages(village_ids)
+    when = _LocalTime()
+    status = _label(STATUS_LABELS)
+    for r in stream(query):
+        created, first = r[13], r[14]
+        hours = round((first - created).total_seconds() / 3600, 2) if first is not None else ""
+        yield (
+            r[0],
+            villages.get(r[1], ""),
+            r[2],
+            r[3],
+            r[4] or "",
+            r[5],
+            r[6],
+            council_label(r[7]),
+            r[8],
+            r[9],
+            status(r[10]),
+            r[11],
+            r[12].isoformat(),
+            when(created),
+            when(first),
+            hours,
+            when(r[15]),
+            r[16] or "",
+        )
+
+
+# --- check-ins --------------------------------------------------------------------------------------
+
+CHECKIN_COLUMNS = (
+    ("checkin_id", _l("Check-in no.")),
+    ("village", _l("Village")),
+    ("event_id", _l("Event no.")),
+    ("event", _l("Event")),
+    ("event_starts_at", _l("Event starts")),
+    ("household_code", _l("Household code")),
+    ("head_name", _l("Head of household")),
+    ("member", _l("Member")),
+    ("method", _l("How")),
+    ("checked_in_at", _l("Checked in at")),
+    ("checked_out_at", _l("Checked out at")),
+    ("minutes", _l("Minutes")),
+    ("claim_id", _l("Claim no.")),
+    ("claim_status", _l("Claim status")),
+)
+
+
+def _checkin_rows(village_ids: Sequence[int] | None, period: Period | None) -> Iterator[Sequence[Any]]:
+    from ..claims.models import Claim
+    from ..events.models import Checkin, Event
+
+    query = (
+        select(
+            Checkin.id,
+            Event.village_id,
+            Event.id,
+            Event.title,
+            Event.starts_at,
+            Household.code,
+            Household.head_name,
+            Member.name,
+            Checkin.method,
+            Checkin.checked_in_at,
+            Checkin.checked_out_at,
+            Checkin.minutes,
+            Checkin.claim_id,
+            Claim.status,
+        )
+        .join(Event, Event.id == Checkin.event_id)
+        .join(Household, Household.id == Checkin.household_id)
+        .join(Member, Member.id == Checkin.member_id)
+        .outerjoin(Claim, Claim.id == Checkin.claim_id)
+        .where(*_where_villages(Event.village_id, village_ids), *_where_period(Checkin.checked_in_at, period))
+        .order_by(Event.village_id, Event.starts_at, Event.id, Checkin.id)
+    )
+    villages = _villages(village_ids)
+    when = _LocalTime()
+    status = _label(STATUS_LABELS)
+    method = _label(METHOD_LABELS)
+    for r in stream(query):
+        yield (
+            r[0],
+            villages.get(r[1], ""),
+            r[2],
+            r[3],
+            when(r[4]),
+            r[5],
+            r[6],
+            r[7],
+            method(r[8]),
+            when(r[9]),
+            when(r[10]),
+            r[11] if r[11] is not None else "",
+            r[12] or "",
+            status(r[13]),
+        )
+
+
+# --- redemptions: one row per line ------------------------------------------------------------------
+
+REDEMPTION_COLUMNS = (
+    ("redemption_id", _l("Redemption no.")),
+    ("receipt_no", _l("Receipt no.")),
+    ("village", _l("Village")),
+    ("shop", _l("Shop")),
+    ("created_at", _l("Time")),
+    ("month", _l("Settlement month")),
+    ("household_code", _l("Household code")),
+    ("head_name", _l("Head of household")),
+    ("item", _l("Item")),
+    ("unit", _l("Unit")),
+    ("price_points", _l("Price (points)")),
+    ("quantity", _l("Quantity")),
+    ("points", _l("Points")),
+    ("status", _l("Status")),
+    ("void_month", _l("Voided in month")),
+)
+
+
+def _redemption_rows(village_ids: Sequence[int] | None, period: Period | None) -> Iterator[Sequence[Any]]:
+    from ..shop.models import Redemption, RedemptionLine, RedemptionVoid, Shop
+
+    query = (
+        select(
+            Redemption.id,
+            Redemption.shop_id,
+            Redemption.village_id,
+            Shop.name,
+            Redemption.created_at,
+            Redemption.month,
+            Household.code,
+            Household.head_name,
+            RedemptionLine.name,
+            RedemptionLine.unit,
+            RedemptionLine.price_points,
+            RedemptionLine.quantity,
+            RedemptionLine.points,
+            RedemptionVoid.month,
+        )
+        .select_from(RedemptionLine)
+        .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
+        .join(Shop, Shop.id == Redemption.shop_id)
+        .join(Household, Household.id == Redemption.household_id)
+        .outerjoin(RedemptionVoid, RedemptionVoid.redemption_id == Redemption.id)
+        .where(
+            *_where_villages(Redemption.village_id, village_ids),
+            *_where_period(Redemption.created_at, period),
+        )
+        .order_by(Redemption.village_id, Redemption.created_at, Redemption.id, RedemptionLine.id)
+    )
+    villages = _villages(village_ids)
+    when = _LocalTime()
+    status = _label(STATUS_LABELS)
+    for r in stream(query):
+        yield (
+            r[0],
+            f"{r[1]:03d}-{r[0]:07d}",
+            villages.get(r[2], ""),
+            r[3],
+            when(r[4]),
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            r[10],
+            r[11],
+            r[12],
+            status("voided" if r[13] else "completed"),
+            r[13] or "",
+        )
+
+
+# --- settlement: per shop, month and item -----------------------------------------------------------
+
+SETTLEMENT_COLUMNS = (
+    ("village", _l("Village")),
+    ("shop", _l("Shop")),
+    ("month", _l("Month")),
+    ("closed", _l("Month closed")),
+    ("item", _l("Item")),
+    ("unit", _l("Unit")),
+    ("quantity", _l("Given out")),
+    ("points", _l("Points")),
+    ("voided_quantity", _l("Returned by voids")),
+    ("voided_points", _l("Points returned")),
+    ("net_quantity", _l("Net quantity")),
+    ("net_points", _l("Net points")),
+    ("point_value_fen", _l("Value of one point (fen)")),
+    ("value_yuan", _l("Value (yuan)")),
+)
+
+
+def settlement_figures(
+    village_ids: Sequence[int] | None, months: Sequence[str] | None
+) -> list[dict[str, Any]]:
+    """What each shop gave out per month and item, net of voids: the shop's settlement rule, in bulk.
+
+    A redemption counts in its own month and a void in the month recorded on it (the redemption's
+    month while that was open, else the month of the void), exactly as the shop's settlement page.
+    """
+    from ..shop.models import MonthClosure, Redemption, RedemptionLine, RedemptionVoid, Shop
+
+    def grouped(month_column, *joins):
+        query = select(
+            Redemption.shop_id,
+            month_column,
+            RedemptionLine.item_id,
+            RedemptionLine.name,
+            RedemptionLine.unit,
+            func.sum(RedemptionLine.quantity),
+            func.sum(RedemptionLine.points),
+        ).join(Redemption, Redemption.id == RedemptionLine.redemption_id)
+        for target, condition in joins:
+            query = query.join(target, condition)
+        query = query.where(*_where_villages(Redemption.village_id, village_ids))
+        if months is not None:
+            query = query.where(month_column.in_(list(months)))
+        return db.session.execute(
+            query.group_by(
+                Redemption.shop_id,
+                month_column,
+                RedemptionLine.item_id,
+                RedemptionLine.name,
+                RedemptionLine.unit,
+            )
+        ).all()
+
+    cells: dict[tuple[int, str, int], dict[str, Any]] = {}
+
+    def cell(shop_id: int, month: str, item_id: int, name: str, unit: str) -> dict[str, Any]:
+        return cells.setdefault(
+            (shop_id, month, item_id),
+            {
+                "name": name,
+                "unit": unit,
+                "quantity": 0,
+                "points": 0,
+                "voided_quantity": 0,
+                "voided_points": 0,
+            },
+        )
+
+    for shop_id, month, item_id, name, unit, quantity, points in grouped(Redemption.month):
+        row = cell(shop_id, month, item_id, name, unit)
+        row["quantity"] += int(quantity or 0)
+        row["points"] += int(points or 0)
+    void_join = (RedemptionVoid, RedemptionVoid.redemption_id == Redemption.id)
+    for shop_id, month, item_id, name, unit, quantity, points in grouped(RedemptionVoid.month, void_join):
+        row = cell(shop_id, month, item_id, name, unit)
+        row["voided_quantity"] += int(quantity or 0)
+        row["voided_points"] += int(points or 0)
+    shops = {s.id: s for s in db.session.scalars(select(Shop).where(Shop.id.in_({key[0] for key in cells})))}
+    rates = dict(db.session.execute(select(Village.id, Village.point_value_fen)).all())
+    closures = {
+        (c.shop_id, c.month): c.point_value_fen
+        for c in db.session.scalars(select(MonthClosure).where(MonthClosure.shop_id.in_(list(shops))))
+    }
+    result = []
+    for (shop_id, month, item_id), row in cells.items():
+        shop = shops[shop_id]
+        closed = (shop_id, month) in closures
+        rate = closures.get((shop_id, month), rates.get(shop.village_id, 0))
+        net_points = row["points"] - row["voided_points"]
+        result.append(
+            {
+                "village_id": shop.village_id,
+                "shop_id": shop_id,
+                "shop": shop.name,
+                "month": month,
+                "closed": closed,
+                "item_id": item_id,
+                **row,
+                "net_quantity": row["quantity"] - row["voided_quantity"],
+                "net_points": net_points,
+                "point_value_fen": rate,
+                "value_fen": net_points * rate,
+            }
+        )
+    result.sort(key=lambda r: (r["village_id"], r["shop_id"], r["month"], r["name"], r["item_id"]))
+    return result
+
+
+def _settlement_rows(village_ids: Sequence[int] | None, period: Period | None) -> Iterator[Sequence[Any]]:
+    villages = _villages(village_ids)
+    months = period.month_keys() if period is not None else None
+    yes, no = str(_l("yes")), str(_l("no"))
+    for r in settlement_figures(village_ids, months):
+        yield (
+            villages.get(r["village_id"], ""),
+            r["shop"],
+            r["month"],
+            yes if r["closed"] else no,
+            r["name"],
+            r["unit"],
+            r["quantity"],
+            r["points"],
+            r["voided_quantity"],
+            r["voided_points"],
+            r["net_quantity"],
+            r["net_points"],
+            r["point_value_fen"],
+            Decimal(r["value_fen"]) / 100,
+        )
+
+
+EXPORTS: dict[str, Export] = {
+    "ledger": Export("ledger", _l("Ledger entries"), LEDGER_COLUMNS, _ledger_rows),
+    "balances": Export("balances", _l("Household balances"), BALANCE_COLUMNS, _balance_rows),
+    "claims": Export("claims", _l("Claims"), CLAIM_COLUMNS, _claim_rows),
+    "checkins": Export("checkins", _l("Check-ins"), CHECKIN_COLUMNS, _checkin_rows),
+    "redemptions": Export("redemptions", _l("Redemptions"), REDEMPTION_COLUMNS, _redemption_rows),
+    "settlement": Export("settlement", _l("Shop settlement"), SETTLEMENT_COLUMNS, _settlement_rows),
+}
+
+
+# --- writers ----------------------------------------------------------------------------------------
+
+
+def header_rows(export: Export, header: str) -> list[list[str]]:
+    if header == "keys":
+        return [export.keys()]
+    if header == "both":
+        return [export.labels(), export.keys()]
+    return [export.labels()]
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return value
+
+
+def csv_chunks(
+    export: Export, village_ids: Sequence[int] | None, period: Period | None, header: str = "labels"
+) -> Iterator[bytes]:
+    """The export as CSV, UTF-8 with a BOM (so Excel reads Chinese right), in chunks of bytes."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write(BOM)
+    writer.writerows(header_rows(export, header))
+    money = export.name == "settlement"
+    for row in export.rows(village_ids, period):
+        writer.writerow([_csv_value(v) for v in row] if money else row)
+        if buffer.tell() >= CHUNK_CHARS:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def xlsx_file(
+    export: Export,
+    village_ids: Sequence[int] | None,
+    period: Period | None,
+    header: str = "labels",
+    out: Any = None,
+) -> Any:
+    """Write the export to `out` (a temporary file by default) as XLSX, rows streamed; returns `out`."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=True)
+    bold = Font(bold=True)
+    title = str(export.title)[:25]
+    headers = header_rows(export, header)
+    widths = [max(10, min(40, len(label) * 2 + 2)) for label in export.labels()]
+
+    def new_sheet(number: int):
+        sheet = workbook.create_sheet(title if number == 1 else f"{title} {number}")
+        for index, width in enumerate(widths):
+            sheet.column_dimensions[_column_letter(index)].width = width
+        for row in headers:
+            cells = []
+            for value in row:
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.font = bold
+                cells.append(cell)
+            sheet.append(cells)
+        return sheet
+
+    sheet_number = 1
+    sheet = new_sheet(sheet_number)
+    written = 0
+    for row in export.rows(village_ids, period):
+        if written >= XLSX_ROWS_PER_SHEET:
+            sheet_number += 1
+            sheet = new_sheet(sheet_number)
+            written = 0
+        sheet.append(row)
+        written += 1
+    if out is None:
+        out = tempfile.TemporaryFile()  # noqa: SIM115 - the caller reads and closes it
+    workbook.save(out)
+    out.seek(0)
+    return out
+
+
+def _column_letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index + 1)
+
+
+def xlsx_chunks(
+    export: Export, village_ids: Sequence[int] | None, period: Period | None, header: str = "labels"
+) -> Iterator[bytes]:
+    """The export as XLSX, in chunks: built in a temporary file (flat memory), then sent."""
+    with tempfile.TemporaryFile() as out:
+        xlsx_file(export, village_ids, period, header, out)
+        while chunk := out.read(256 * 1024):
+            yield chunk
+
+
+def filename(export: Export, fmt: str, village_code: str | None, period: Period | None) -> str:
+    parts = [export.name, village_code or "all"]
+    if period is not None:
+        parts.append(period.label.replace(" – ", "_"))
+    return "-".join(parts) + "." + fmt
+
+
+__all__ = ["EXPORTS", "FORMATS", "HEADER_MODES", "csv_chunks", "settlement_figures", "xlsx_chunks"]
