@@ -1,0 +1,339 @@
+"""HTML pages of claims: 申报积分 form, my claims, the review queue with bulk review, the public board."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+
+from .. import web
+from ..auth.models import COUNCILS, User
+from ..errors import DomainError
+from ..extensions import db
+from ..households import services as household_services
+from ..households.models import Household
+from ..ledger import services as ledger
+from ..rules import services as rule_services
+from ..rules.models import Rule
+from ..villages.models import Village
+from . import photos, services
+from .models import REVIEWABLE, STATUSES, Claim
+from .schemas import ClaimCreateSchema
+
+bp = Blueprint("claims", __name__)
+
+STAFF = ("admin", "clerk")
+
+STATUS_LABELS = {
+    "pending": _l("Waiting for review"),
+    "approved": _l("Approved once, waiting for a second approval"),
+    "in_notice": _l("Under public notice"),
+    "posted": _l("Points credited"),
+    "rejected": _l("Rejected"),
+    "disputed": _l("Objected to, back in review"),
+}
+ACTION_LABELS = {
+    "create": _l("Filed"),
+    "approve": _l("Approved"),
+    "reject": _l("Rejected"),
+    "notice": _l("Public notice started"),
+    "object": _l("Objection raised"),
+    "post": _l("Credited to the household"),
+    "refuse": _l("Refused: monthly cap reached"),
+}
+KIND_LABELS = {
+    "award": _l("Points earned"),
+    "deduction": _l("Points deducted"),
+    "redemption": _l("Spent at the shop"),
+    "reversal": _l("Correction"),
+    "adjustment": _l("Adjustment"),
+}
+
+
+def _errors(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, ValidationError):
+        return exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
+    if isinstance(exc, DomainError):
+        return exc.errors or {"_": [exc.detail or exc.code]}
+    raise exc
+
+
+def _int(value: str | None) -> int | str | None:
+    """A form number as int when it is one, else the raw text for the schema to refuse."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    return int(value) if value.lstrip("-").isdigit() and len(value) < 12 else value
+
+
+# --- menu and the villager's home ------------------------------------------------------------------
+
+
+def _nav(user: User) -> list[dict[str, str]]:
+    items = []
+    if user.role == "villager":
+        items = [
+            {"url": url_for("claims.new_claim"), "label": _("Claim points")},
+            {"url": url_for("claims.my_claims"), "label": _("My claims")},
+        ]
+    elif user.role in STAFF:
+        items = [
+            {"url": url_for("claims.review"), "label": _("Review claims")},
+            {"url": url_for("claims.new_claim"), "label": _("File a claim")},
+        ]
+    village = db.session.get(Village, user.village_id) if user.village_id else None
+    if village is not None:
+        items.append({"url": url_for("claims.board", village_code=village.code), "label": _("Notice board")})
+    return items
+
+
+web.nav_providers.append(_nav)
+web.villager_home_sections.append("claims/_villager_section.html")
+
+
+@bp.app_context_processor
+def _claims_globals() -> dict[str, Any]:
+    def claims_home(household: Household) -> dict[str, Any]:
+        waiting = db.session.scalar(
+            select(func.count())
+            .select_from(Claim)
+            .where(Claim.household_id == household.id, Claim.status.in_([*REVIEWABLE, "in_notice"]))
+        )
+        return {
+            "waiting": waiting or 0,
+            "history": ledger.household_history(household.id, per_page=10)["items"],
+        }
+
+    return {
+        "claims_home": claims_home,
+        "claim_status_label": lambda code: str(STATUS_LABELS.get(code, code)),
+        "claim_action_label": lambda code: str(ACTION_LABELS.get(code, code)),
+        "ledger_kind_label": lambda code: str(KIND_LABELS.get(code, code)),
+    }
+
+
+# --- filing ----------------------------------------------------------------------------------------
+
+
+def _claimable_rules(user: User, village_id: int | None) -> list[Rule]:
+    query = rule_services.list_rules(
+        user, active=True, village_id=village_id, positive_only=user.role == "villager"
+    )
+    rules = db.session.scalars(query).all()
+    today = services.local_today()
+    if user.role == "clerk":
+        rules = [r for r in rules if r.council in (user.councils or [])]
+    return [r for r in rules if r.effective_on(today)]
+
+
+@bp.route("/claims/new", methods=["GET", "POST"])
+@web.login_required("villager", *STAFF)
+def new_claim():
+    """申报积分: a villager for their own household; staff for a household found by its card code."""
+    user: User = g.user
+    errors: dict[str, Any] = {}
+    form = request.form if request.method == "POST" else request.args
+    household = None
+    if user.role == "villager":
+        household = household_services.get_household(user, user.household_id or -1)
+    elif form.get("household_code"):
+        try:
+            household = household_services.find_by_code(user, form.get("household_code", "")[:12])
+        except DomainError as exc:
+            errors = _errors(exc)
+    village_id = household.village_id if household else user.village_id
+    rules = _claimable_rules(user, village_id)
+    if request.method == "POST" and household is not None and not errors:
+        photo = request.files.get("photo")
+        raw = {
+            "household_id": household.id,
+            "rule_id": _int(form.get("rule_id")),
+            "member_id": _int(form.get("member_id")),
+            "quantity": _int(form.get("quantity")) or 1,
+            "note": form.get("note", "")[:600] or None,
+            "occurred_on": form.get("occurred_on") or None,
+        }
+        try:
+            data = ClaimCreateSchema().load({k: v for k, v in raw.items() if v is not None})
+            stream = photo.stream if photo is not None and photo.filename else None
+            claim = services.create_claim(user, data, stream)
+            return redirect(url_for("claims.claim_page", claim_id=claim.id, filed=1))
+        except (ValidationError, DomainError) as exc:
+            errors = _errors(exc)
+    elif request.method == "POST" and household is None and not errors:
+        errors = {"household_code": [_("Enter the household's card code.")]}
+    return render_template(
+        "claims/new.html",
+        household=household,
+        rules=rules,
+        form=form,
+        errors=errors,
+        today=services.local_today().isoformat(),
+    ), (422 if errors else 200)
+
+
+@bp.get("/claims/mine")
+@web.login_required("villager")
+def my_claims():
+    """The villager's household's claims, newest first, each with its state in plain words."""
+    user: User = g.user
+    claims = db.session.scalars(services.list_claims(user).limit(200)).all()
+    return render_template("claims/mine.html", rows=services.claim_details(list(claims)))
+
+
+# --- one claim -------------------------------------------------------------------------------------
+
+
+def _claim_page(claim: Claim, errors: dict[str, Any] | None = None, status: int = 200):
+    user: User = g.user
+    row = services.claim_details([claim])[0]
+    return render_template(
+        "claims/detail.html",
+        row=row,
+        history=services.claim_history(claim),
+        objections=services.claim_objections(claim),
+        may_review=user.role in STAFF and claim.status in REVIEWABLE,
+        may_object=claim.status == "in_notice" and user.village_id == claim.village_id,
+        errors=errors or {},
+        filed=request.args.get("filed") == "1",
+    ), status
+
+
+@bp.get("/claims/<int:claim_id>")
+@web.login_required()
+def claim_page(claim_id: int):
+    """A claim with its full history; reviewers get approve and reject buttons."""
+    return _claim_page(services.claim_for_actor(g.user, claim_id))
+
+
+@bp.post("/claims/<int:claim_id>/approve")
+@web.login_required(*STAFF)
+def approve(claim_id: int):
+    try:
+        services.approve_claim(g.user, claim_id, request.form.get("comment", "")[:500])
+    except DomainError as exc:
+        return _claim_page(services.claim_for_actor(g.user, claim_id), _errors(exc), 409)
+    return redirect(url_for("claims.claim_page", claim_id=claim_id))
+
+
+@bp.post("/claims/<int:claim_id>/reject")
+@web.login_required(*STAFF)
+def reject(claim_id: int):
+    try:
+        services.reject_claim(g.user, claim_id, request.form.get("reason", "")[:600])
+    except DomainError as exc:
+        return _claim_page(services.claim_for_actor(g.user, claim_id), _errors(exc), exc.status)
+    return redirect(url_for("claims.claim_page", claim_id=claim_id))
+
+
+@bp.route("/claims/<int:claim_id>/object", methods=["GET", "POST"])
+@web.login_required()
+def object_page(claim_id: int):
+    """提出异议: a person of the village objects to a claim under public notice, with a reason."""
+    errors: dict[str, Any] = {}
+    if request.method == "POST":
+        try:
+            services.object_to_claim(g.user, claim_id, request.form.get("reason", "")[:600])
+            return render_template("claims/objected.html"), 201
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            errors = _errors(exc)
+    board_row = _public_row(claim_id)
+    if board_row is None and not errors:
+        errors = {"_": [_("This claim is not under public notice.")]}
+    return render_template("claims/object.html", claim_id=claim_id, row=board_row, errors=errors), (
+        409 if errors and request.method == "POST" else 200
+    )
+
+
+def _public_row(claim_id: int) -> dict[str, Any] | None:
+    claim = db.session.get(Claim, claim_id)
+    user: User = g.user
+    if claim is None or claim.status != "in_notice" or claim.village_id != user.village_id:
+        return None
+    village = db.session.get_one(Village, claim.village_id)
+    _village, rows = services.notice_board(village.code)
+    return next((r for r in rows if r["id"] == claim_id), None)
+
+
+@bp.get("/claims/<int:claim_id>/photo")
+@web.login_required()
+def photo(claim_id: int):
+    """The evidence photo, only for those who may see the claim."""
+    name, mimetype = services.photo_for_actor(g.user, claim_id)
+    response = send_file(photos.photo_path(name), mimetype=mimetype, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- the review queue --------------------------------------------------------------------------------
+
+
+@bp.route("/claims/review", methods=["GET", "POST"])
+@web.login_required(*STAFF)
+def review():
+    """The clerk's queue, filtered by council and status; tick many claims and decide them in one click."""
+    user: User = g.user
+    results: list[dict[str, Any]] = []
+    errors: dict[str, Any] = {}
+    if request.method == "POST":
+        ids = [int(v) for v in request.form.getlist("claim_ids") if v.isdigit() and len(v) < 11]
+        decision = request.form.get("decision", "")
+        text = request.form.get("reason" if decision == "reject" else "comment", "")[:500]
+        try:
+            results = services.batch_review(user, ids, decision, text)
+        except DomainError as exc:
+            errors = _errors(exc)
+    councils = [c for c in COUNCILS if user.role == "admin" or c in (user.councils or [])]
+    council = request.args.get("council") if request.args.get("council") in councils else None
+    status = request.args.get("status", "review")
+    statuses: Any = list(REVIEWABLE) if status == "review" else status if status in STATUSES else None
+    query = services.list_claims(user, status=statuses, council=council).limit(200)
+    rows = services.claim_details(list(db.session.scalars(query)))
+    return render_template(
+        "claims/review.html",
+        rows=rows,
+        councils=councils,
+        council=council,
+        status=status,
+        statuses=STATUSES,
+        results=results,
+        ok=sum(1 for r in results if r["ok"]),
+        errors=errors,
+    ), (422 if errors else 200)
+
+
+@bp.post("/claims/post-due")
+@web.login_required("admin")
+def post_due():
+    """Run the post-due sweep now (cron normally does it)."""
+    from ..auth.scope import visible_village_ids
+
+    result = services.post_due(village_ids=visible_village_ids(g.user))
+    return render_template("claims/post_due.html", result=result)
+
+
+# --- the public notice board -------------------------------------------------------------------------
+
+
+@bp.get("/board/<village_code>")
+def board(village_code: str):
+    """公示栏: claims under notice, public, for a phone and for printing on A4 for the notice wall."""
+    village, rows = services.notice_board(village_code[:32])
+    user = web.page_user()
+    if user is not None:
+        g.user = user  # the menu of a logged-in visitor; the page itself is the same for everyone
+    may_object = user is not None and user.village_id == village.id
+    return render_template(
+        "claims/board.html",
+        village=village,
+        rows=rows,
+        may_object=may_object,
+        printed_on=services.local_today(),
+    )
