@@ -158,3 +158,18 @@ def test_villagers_and_other_villages_do_not_get_the_clerk_pages(client, world):
     login(other, username(world.app, world.other_clerk), PASSWORD)
     assert other.get(f"/events/{event['id']}").status_code == 404
     assert other.get(f"/events/{event['id']}/scan").status_code == 404
+
+
+def test_the_demo_has_events_open_today_that_a_demo_villager_can_check_in_to(app, client):
+    from merit_bank.demo import VILLAGER_PIN, seed_demo
+
+    with app.app_context():
+        demo = seed_demo()
+        note = next(n for n in demo.notes if n.startswith("Events:"))
+    path = note.rsplit(" ", 1)[1]
+    assert path.startswith("/c/E")
+    login(client, "13800000001", VILLAGER_PIN)
+    page = client.get(path)
+    assert page.status_code == 200, page.get_data(as_text=True)
+    tap = client.post(path, data={"csrf_token": csrf_of(page.get_data(as_text=True))})
+    assert tap.status_code == 201 and 'data-status="posted"' in tap.get_data(as_text=True)
