@@ -8,10 +8,11 @@ than a rotating code lives, and that must not cost the villager the check-in the
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -176,6 +177,15 @@ def scan_page(event_id: int):
     return render_template("events/scan.html", event=event)
 
 
+@bp.get("/events/scan-sw.js")
+def scan_service_worker():
+    """The scanner's service worker, served under /events/ so that it may control the scan pages."""
+    response = send_from_directory(Path(current_app.static_folder or "") / "js", "scan-sw.js", max_age=0)
+    response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 # --- the villager's landing page -------------------------------------------------------------------
 
 
@@ -304,9 +314,7 @@ def landing_checkin(token: str):
             checkin = services.check_out_with_token(user, token)
             created = False
         else:
-            result = services.check_in_with_token(
-                user, token, device=_device(), seen_at=_ticket_time(token)
-            )
+            result = services.check_in_with_token(user, token, device=_device(), seen_at=_ticket_time(token))
             checkin, created = result.checkin, result.created
     except DomainError as exc:
         return _refusal_page(exc, token)

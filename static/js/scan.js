@@ -301,6 +301,19 @@
   // Exposed for tests and for a card read by other means (e.g. a USB scanner typing into the page).
   window.meritScan = { handleCard: handleCard, handleCode: handleCode, sync: sync, queue: function () { return queue.slice(); } };
 
+  // Keep this page and its scripts for opening it again offline (secure contexts only: https, localhost).
+  var swUrl = root.getAttribute("data-sw-url");
+  if (swUrl && "serviceWorker" in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register(swUrl, { scope: root.getAttribute("data-sw-scope") }).catch(function () {});
+    if (window.caches && navigator.onLine !== false) {
+      var keep = [window.location.pathname];
+      Array.prototype.forEach.call(document.querySelectorAll("script[src], link[rel=stylesheet]"), function (el) {
+        keep.push(el.getAttribute("src") || el.getAttribute("href"));
+      });
+      window.caches.open("mb-scan-v1").then(function (cache) { return cache.addAll(keep); }).catch(function () {});
+    }
+  }
+
   setOnline(navigator.onLine !== false);
   renderCount();
   queue.forEach(showQueued);

@@ -82,6 +82,9 @@ def test_the_scan_page_queues_scans_offline_and_syncs_them_when_back_online(live
     login(page, live_server.url, _username(live_server.app, world.clerk), PASSWORD)
     page.goto(f"{live_server.url}/events/{event['id']}/scan")
     page.wait_for_selector("#scanner[data-ready=true]")
+    # The service worker has taken the page over and kept a copy of it for opening it offline.
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("caches.match(location.pathname).then(r => !!r)", polling=200)
 
     page.context.set_offline(True)
     page.wait_for_function("document.getElementById('net').dataset.online === 'false'")
@@ -119,6 +122,13 @@ def test_the_scan_page_queues_scans_offline_and_syncs_them_when_back_online(live
     page.click("#code-form button[type=submit]")
     page.click(f"#members button[data-member-id='{second['member_ids'][0]}']")
 
+    assert page.text_content("[data-testid=queue-count]") == "2"
+    assert page.locator("#results li[data-outcome=queued]").count() == 2
+    assert _checkins(live_server.app) == 0
+
+    # The page opens again with no connection, and the queue is still there.
+    page.reload()
+    page.wait_for_selector("#scanner[data-ready=true]")
     assert page.text_content("[data-testid=queue-count]") == "2"
     assert page.locator("#results li[data-outcome=queued]").count() == 2
     assert _checkins(live_server.app) == 0
