@@ -2,8 +2,7 @@
 
 Concurrency, and the one lock order used everywhere (so PostgreSQL never deadlocks):
 
-    shop row  ->  redemption's void check  ->  item rows in id order  ->  (ledger) village chain head
-    ->  (ledger) accounts
+    shop row  ->  item rows in id order  ->  (ledger) village chain head  ->  (ledger) accounts
 
 Every write that touches a shop's stock, redemptions or closed months first takes its shop row with
 SELECT ... FOR NO KEY UPDATE (on SQLite, `transaction()` has already taken the database's write lock).

@@ -259,3 +259,69 @@ def test_lists_of_redemptions_by_shop_and_time(app, client, monkeypatch):
     assert client.get(url, headers=other_keeper).status_code == 404
     assert client.get("/api/v1/redemptions", headers=other_keeper).json["items"] == []
     assert client.get(f"/api/v1/redemptions/{a['id']}", headers=other_keeper).status_code == 404
+
+
+def test_no_malformed_request_gets_a_500(app, client):
+    world = build_world(app, households=1)
+    household = world.households[0]["id"]
+    s = world.shop_id
+    cases = [
+        ("post", "/api/v1/redemptions", {"shop_id": s, "household_id": household, "lines": None}),
+        ("post", "/api/v1/redemptions", {"shop_id": s, "household_id": household, "lines": "x"}),
+        ("post", "/api/v1/redemptions", {"shop_id": 2**40, "household_id": household, "lines": []}),
+        ("post", "/api/v1/redemptions", {"shop_id": s, "card_token": "x" * 5000, "lines": []}),
+        ("post", "/api/v1/redemptions", {"shop_id": s, "card_token": "H1.1.ABC", "lines": [{"item_id": 1}]}),
+        ("post", "/api/v1/redemptions", [1, 2, 3]),
+        ("post", "/api/v1/redemptions/1/void", {"reason": "x" * 1000}),
+        ("post", "/api/v1/redemptions/999999/void", {"reason": "x"}),
+        ("post", f"/api/v1/shops/{s}/customers/lookup", {}),
+        ("post", f"/api/v1/shops/{s}/customers/lookup", {"code": "ZZZZZZ"}),
+        ("post", f"/api/v1/shops/{s}/customers/lookup", {"card_token": "garbage"}),
+        ("get", f"/api/v1/shops/{s}/settlement?month=2026-13", None),
+        ("get", f"/api/v1/shops/{s}/settlement?month=99999-01", None),
+        ("get", f"/api/v1/shops/{s}/settlement", None),
+        ("get", f"/api/v1/redemptions?shop_id={s}&from=yesterday", None),
+        ("get", f"/api/v1/redemptions?shop_id={2**40}", None),
+        ("post", f"/api/v1/shops/{s}/settlement/close", {"month": "soon"}),
+        ("patch", f"/api/v1/shops/{s}/items/999999", {"price_points": 3}),
+        (
+            "post",
+            f"/api/v1/shops/{s}/items/{world.items['大米']}/stocktake",
+            {"counted": 2**40, "reason": "x"},
+        ),
+    ]
+    for method, url, body in cases:
+        headers = {**world.keeper, "Idempotency-Key": "fuzz-" + url[-10:]}
+        response = getattr(client, method)(url, headers=headers, json=body)
+        assert 400 <= response.status_code < 500, (url, body, response.status_code, response.get_data()[:300])
+        assert response.mimetype == "application/problem+json", (url, body)
+    not_json = client.post(
+        "/api/v1/redemptions",
+        headers={**world.keeper, "Idempotency-Key": "k"},
+        data="{",
+        content_type="application/json",
+    )
+    assert not_json.status_code == 400
+
+
+def test_a_shop_made_without_a_ledger_account_gets_one_at_its_first_redemption(app, client):
+    from factories import make_shop, make_user
+
+    world = build_world(app, households=1)
+    bare_shop = make_shop(app, world.village_id, "老超市")  # inserted directly, no ledger account yet
+    keeper = auth(app, make_user(app, "shopkeeper", world.village_id, shop_id=bare_shop))
+    item = client.post(
+        f"/api/v1/shops/{bare_shop}/items",
+        headers=keeper,
+        json={"name": "醋", "unit": "瓶", "price_points": 7, "stock": 3},
+    ).json
+    body = {
+        "shop_id": bare_shop,
+        "household_id": world.households[0]["id"],
+        "lines": [{"item_id": item["id"], "quantity": 2}],
+    }
+    response = redeem(client, keeper, body)
+    assert response.status_code == 201, response.json
+    with app.app_context():
+        assert ledger.shop_balance(bare_shop) == 14
+        assert ledger.verify()["ok"] is True
