@@ -294,17 +294,26 @@ def plan_import(village: Village, rows: list[RosterRow], problems: list[Problem]
     return plan
 
 
-def _registered(fingerprints: list[str]) -> dict[str, tuple[int, int, str]]:
-    """Fingerprint -> (member id, household id, village id) for numbers already in the database."""
-    found: dict[str, tuple[int, int, str]] = {}
+Registered = dict[str, tuple[int, int, int, str]]
+
+
+def _registered(fingerprints: list[str]) -> Registered:
+    """Fingerprint -> (member id, household id, village id, head's name) for numbers already registered."""
+    found: Registered = {}
     for start in range(0, len(fingerprints), 500):
         chunk = fingerprints[start : start + 500]
-        for fp, member_id, household_id, village_id in db.session.execute(
-            select(Member.id_number_hmac, Member.id, Member.household_id, Household.village_id)
+        for fp, member_id, household_id, village_id, head_name in db.session.execute(
+            select(
+                Member.id_number_hmac,
+                Member.id,
+                Member.household_id,
+                Household.village_id,
+                Household.head_name,
+            )
             .join(Household, Household.id == Member.household_id)
             .where(Member.id_number_hmac.in_(chunk))
         ):
-            found[fp] = (member_id, household_id, village_id)
+            found[fp] = (member_id, household_id, village_id, head_name)
     return found
 
 
@@ -330,7 +339,7 @@ def _plan_household(
     household: PlannedHousehold,
     numbers: dict[int, str],
     fingerprints: dict[str, str],
-    registered: dict[str, tuple[int, int, str]],
+    registered: Registered,
     existing: dict[tuple[str, str, str], list[int]],
     groups: dict[str, int],
     plan: Plan,
@@ -346,7 +355,9 @@ def _plan_household(
     existing_id: int | None = None
     for number in head_numbers:
         hit = registered.get(fingerprints[number])
-        if hit is not None and hit[2] == village.id:
+        # The head's number finds the household only if that household has the same head; otherwise
+        # the number belongs to someone else's household and is reported below.
+        if hit is not None and hit[2] == village.id and hit[3] == household.head_name:
             existing_id = hit[1]
     if existing_id is None:
         candidates = existing.get(household.key, [])

@@ -100,6 +100,7 @@ class ImportProblemSchema(StrictSchema):
 class ImportReportSchema(StrictSchema):
     dry_run = fields.Boolean()
     ok = fields.Boolean()
+    written = fields.Boolean()
     rows = fields.Integer()
     households = fields.Integer()
     households_created = fields.Integer()
