@@ -66,7 +66,8 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
-    name = f"mb_tpl_{_worker()}"
+    # The pid keeps two test sessions on one machine (or two xdist workers) off each other's template.
+    name = f"mb_tpl_{_worker()}_{os.getpid()}"
     try:
         _pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     except psycopg.OperationalError as exc:  # pragma: no cover - reported clearly instead of 100 errors
