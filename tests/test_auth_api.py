@@ -181,3 +181,23 @@ def test_throttling_holds_across_two_processes(app, db_url):
         assert process.returncode == 0, err
         codes += json.loads(out.strip().splitlines()[-1])
     assert sorted(codes) == [401] * 5 + [429] * 3
+
+
+def test_a_clerk_may_be_linked_to_their_own_household(app, client):
+    village = make_village(app)
+    household = make_household(app, village)
+    admin = make_user(app, "admin", None, username="boss")
+    body = {"username": "clerk-at-home", "password": PASSWORD, "role": "clerk", "councils": ["volunteer"]}
+    response = client.post(
+        "/api/v1/users", headers=auth(app, admin), json={**body, "member_id": household["member_ids"][1]}
+    )
+    assert response.status_code == 201, response.json
+    assert response.json["household_id"] == household["id"]
+    assert response.json["village_id"] == village
+    root_like = {
+        "username": "root-at-home",
+        "password": PASSWORD,
+        "role": "admin",
+        "member_id": household["member_ids"][0],
+    }
+    assert client.post("/api/v1/users", headers=auth(app, admin), json=root_like).status_code == 422

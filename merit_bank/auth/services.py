@@ -150,11 +150,11 @@ def create_user(actor: User, data: dict[str, Any]) -> User:
     bad = [c for c in councils if c not in COUNCILS]
     if bad:
         raise ValidationFailed(errors={"councils": [_l("Unknown council: %(codes)s.", codes=", ".join(bad))]})
-    if role == "villager":
-        if member_id is None:
-            raise ValidationFailed(
-                errors={"member_id": [_l("A villager login belongs to a household member.")]}
-            )
+    if role == "villager" and member_id is None:
+        raise ValidationFailed(errors={"member_id": [_l("A villager login belongs to a household member.")]})
+    if member_id is not None:
+        # Staff who live in the village are linked to their own household too, so that nobody reviews
+        # or redeems for their own family; a deployment-wide admin belongs to no village.
         member = db.session.get(Member, member_id)
         if member is None:
             raise ValidationFailed(errors={"member_id": [_l("No such member.")]})
@@ -162,9 +162,12 @@ def create_user(actor: User, data: dict[str, Any]) -> User:
         assert household is not None
         if village_id is not None and village_id != household.village_id:
             raise ValidationFailed(errors={"village_id": [_l("The member lives in another village.")]})
-        village_id = household.village_id
-    elif member_id is not None:
-        raise ValidationFailed(errors={"member_id": [_l("Only villager logins belong to a member.")]})
+        if role in ("villager", "clerk", "shopkeeper") or village_id is not None:
+            village_id = household.village_id
+        else:
+            raise ValidationFailed(
+                errors={"member_id": [_l("A deployment-wide admin belongs to no household.")]}
+            )
     if role == "shopkeeper":
         if data.get("shop_id") is None:
             raise ValidationFailed(errors={"shop_id": [_l("A shopkeeper belongs to a shop.")]})
