@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from ..auth.scope import current_user
 from ..qr import qr_png, qr_svg
-from ..schemas import PageArgs, page_of
+from ..schemas import page_of
 from . import services, tokens
 from .models import Event
 from .schemas import (
@@ -27,6 +27,7 @@ from .schemas import (
     EventSchema,
     RosterSchema,
     ScanPageSchema,
+    ScanQuerySchema,
     TokenCheckinSchema,
 )
 
@@ -131,10 +132,6 @@ def event_qr_svg(event_id):
     return _no_store(qr_svg(tokens.checkin_url(token)), "image/svg+xml")
 
 
-def _checkin_views(rows) -> list[dict[str, Any]]:
-    return [services.checkin_view(c) for c in rows]
-
-
 def _checkin_response(result: services.Result):
     return services.checkin_view(result.checkin), (201 if result.created else 200)
 
@@ -197,7 +194,7 @@ def checkin_batch(data, event_id):
 def list_checkins(args, event_id):
     """The event's check-ins, oldest first; `since_id` returns only newer ones (for live lists)."""
     query = services.list_checkins(current_user(), event_id, args.get("since_id"))
-    return page_of(query, args["page"], args["per_page"], _checkin_views)
+    return page_of(query, args["page"], args["per_page"], services.checkin_views)
 
 
 @blp.route("/events/<int:event_id>/checkins/<int:checkin_id>/checkout", methods=["POST"])
@@ -210,12 +207,12 @@ def checkout(event_id, checkin_id):
 
 @blp.route("/events/<int:event_id>/scans")
 @jwt_required()
-@blp.arguments(PageArgs, location="query")
+@blp.arguments(ScanQuerySchema, location="query")
 @blp.response(200, ScanPageSchema)
 def list_scans(args, event_id):
-    """Every scan at the event, refused ones included, newest first (the audit trail)."""
-    query = services.list_scans(current_user(), event_id)
-    return page_of(query, args["page"], args["per_page"], list)
+    """Every scan at the event, refused ones included, newest first: the answer to "why no points?"."""
+    query = services.list_scans(current_user(), event_id, args.get("household_id"))
+    return page_of(query, args["page"], args["per_page"], services.scan_views)
 
 
 @blp.route("/events/<int:event_id>/roster")

@@ -125,12 +125,18 @@ class BatchResponseSchema(StrictSchema):
     results = fields.List(fields.Nested(BatchResultSchema))
 
 
+class ScanQuerySchema(PageArgs):
+    household_id = fields.Integer(validate=validate.Range(1, 2**31 - 1))
+
+
 class ScanSchema(StrictSchema):
     id = fields.Integer()
     event_id = fields.Integer(allow_none=True)
     method = fields.String()
     household_id = fields.Integer(allow_none=True)
+    household_code = fields.String(allow_none=True)
     member_id = fields.Integer(allow_none=True)
+    member_name = fields.String(allow_none=True)
     outcome = fields.String()
     detail = fields.String()
     checkin_id = fields.Integer(allow_none=True)

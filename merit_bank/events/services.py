@@ -635,6 +635,16 @@ def check_out_with_token(actor: User, token: str) -> Checkin:
 # --- reading ----------------------------------------------------------------------------------------
 
 
+def checkin_views(checkins: list[Checkin]) -> list[dict[str, Any]]:
+    """Many check-ins at once: their claims are loaded in one query first."""
+    from ..claims.models import Claim
+
+    ids = [c.claim_id for c in checkins if c.claim_id is not None]
+    if ids:
+        db.session.scalars(select(Claim).where(Claim.id.in_(ids))).all()  # fills the identity map
+    return [checkin_view(c) for c in checkins]
+
+
 def checkin_view(checkin: Checkin) -> dict[str, Any]:
     """A check-in as the API and pages show it, with its claim's status and points."""
     claim = _claim(checkin.claim_id)
@@ -680,10 +690,53 @@ def my_checkin(actor: User, event: Event) -> Checkin | None:
     return _existing(event.id, actor.member_id)
 
 
-def list_scans(actor: User, event_id: int) -> Select:
-    """Every scan at an event, newest first, refused ones included (its clerks)."""
+def list_scans(actor: User, event_id: int, household_id: int | None = None) -> Select:
+    """Every scan at an event, newest first, refused ones included (its clerks); or one household's."""
     event = managed_event(actor, event_id)
-    return select(ScanLog).where(ScanLog.event_id == event.id).order_by(ScanLog.id.desc())
+    query = select(ScanLog).where(ScanLog.event_id == event.id).order_by(ScanLog.id.desc())
+    if household_id is not None:
+        query = query.where(ScanLog.household_id == household_id)
+    return query
+
+
+def scan_views(rows: list[ScanLog]) -> list[dict[str, Any]]:
+    """Scans with the names a clerk reads (member, household code), loaded in two queries."""
+    members = {
+        m.id: m
+        for m in db.session.scalars(
+            select(Member).where(Member.id.in_([r.member_id for r in rows if r.member_id]))
+        )
+    }
+    households = {
+        h.id: h
+        for h in db.session.scalars(
+            select(Household).where(Household.id.in_([r.household_id for r in rows if r.household_id]))
+        )
+    }
+    views = []
+    for row in rows:
+        member = members.get(row.member_id) if row.member_id else None
+        household = households.get(row.household_id) if row.household_id else None
+        views.append(
+            {
+                "id": row.id,
+                "event_id": row.event_id,
+                "method": row.method,
+                "household_id": row.household_id,
+                "household_code": household.code if household else None,
+                "member_id": row.member_id,
+                "member_name": member.name if member else None,
+                "outcome": row.outcome,
+                "detail": row.detail,
+                "checkin_id": row.checkin_id,
+                "actor_id": row.actor_id,
+                "device": row.device,
+                "nonce": row.nonce,
+                "scanned_at": row.scanned_at,
+                "created_at": row.created_at,
+            }
+        )
+    return views
 
 
 def roster(actor: User, event_id: int) -> list[dict[str, Any]]:

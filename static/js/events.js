@@ -136,7 +136,9 @@
           var li = document.createElement("li");
           var ok = s.outcome === "created" || s.outcome === "already";
           var when = new Date(s.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-          li.textContent = when + " · " + (ok ? (s.outcome === "created" ? T.accepted : T.already) : T.refused + ": " + (s.detail || s.outcome));
+          var who = [s.member_name, s.household_code].filter(function (x) { return x; }).join(" · ");
+          li.textContent = when + (who ? " · " + who : "") + " · " +
+            (ok ? (s.outcome === "created" ? T.accepted : T.already) : T.refused + ": " + (s.detail || s.outcome));
           li.className = ok ? "" : "status-refused";
           ul.appendChild(li);
         });

@@ -358,6 +358,14 @@ def test_every_scan_is_audited_with_who_and_which_device(client, world, clock):
     assert [s["outcome"] for s in audit["items"]] == ["event-full", "created"]
     assert audit["items"][1]["device"] == "MicroMessenger/8.0 Android"
     assert audit["items"][0]["detail"] and audit["items"][0]["actor_id"] == world.villagers[1]
+    assert audit["items"][0]["member_name"] == "李德明"
+    assert audit["items"][0]["household_code"] == world.households[1]["code"]
+    # "Why didn't I get points?": the clerk looks up one household's scans.
+    mine = client.get(
+        f"/api/v1/events/{event['id']}/scans?household_id={world.households[1]['id']}",
+        headers=world.h(world.clerk),
+    ).get_json()
+    assert [s["outcome"] for s in mine["items"]] == ["event-full"]
     # The forged one names no event it could prove, yet it is kept.
     with world.app.app_context():
         forged = db.session.query(ScanLog).filter(ScanLog.outcome == "invalid-token").one()
