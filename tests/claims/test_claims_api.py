@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from claim_helpers import approve, balance, claim_id, end_notice, file_claim, rule
-
 from merit_bank.claims import services as claim_services
 from merit_bank.ledger import services as ledger
+from tests.claims.claim_helpers import approve, balance, claim_id, end_notice, file_claim, rule
 
 
 def test_a_villager_claims_for_their_own_household_and_it_waits_for_review(client, world):

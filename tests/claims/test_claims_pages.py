@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 import re
 
-from claim_helpers import approve, claim_id, rule
 from PIL import Image
 
 from merit_bank.claims.models import Claim
 from merit_bank.extensions import db
 from merit_bank.households.models import Member
 from merit_bank.villages.models import Village
+from tests.claims.claim_helpers import approve, claim_id, rule
 from tests.factories import PASSWORD, PIN
 
 

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from claim_helpers import approve, balance, claim_id, end_notice, rule
 from sqlalchemy import func, select
 
 from merit_bank.auth.models import User
@@ -17,6 +16,7 @@ from merit_bank.errors import DomainError
 from merit_bank.extensions import db
 from merit_bank.ledger import services as ledger
 from merit_bank.ledger.models import Transaction
+from tests.claims.claim_helpers import approve, balance, claim_id, end_notice, rule
 from tests.factories import make_user
 
 pytestmark = pytest.mark.race

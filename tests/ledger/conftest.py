@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from ledger_helpers import LedgerVillage, open_ledger_village
+
+from tests.ledger.ledger_helpers import LedgerVillage, open_ledger_village
 
 
 @pytest.fixture

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from factories import auth, make_household, make_shop, make_user, make_village, make_villager, root_admin
-
 from merit_bank.extensions import db
 from merit_bank.ledger import services as ledger
+from tests.factories import (
+    auth,
+    make_household,
+    make_shop,
+    make_user,
+    make_village,
+    make_villager,
+    root_admin,
+)
 
 
 def _setup(app):

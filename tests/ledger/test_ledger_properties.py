@@ -11,12 +11,12 @@ import itertools
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ledger_helpers import open_ledger_village
 from sqlalchemy import text
 
 from merit_bank.errors import DomainError
 from merit_bank.extensions import db
 from merit_bank.ledger import services as ledger
+from tests.ledger.ledger_helpers import open_ledger_village
 
 HOUSEHOLDS = 3
 _villages = itertools.count(100)

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from ledger_helpers import open_ledger_village
 
 from merit_bank.errors import DomainError
 from merit_bank.extensions import db
 from merit_bank.ledger import services as ledger
+from tests.ledger.ledger_helpers import open_ledger_village
 
 pytestmark = pytest.mark.race
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from factories import PASSWORD, auth, make_household, make_user, make_village, make_villager, root_admin
 from flask import Flask
 
 from merit_bank.auth.models import User
@@ -16,6 +15,7 @@ from merit_bank.extensions import db
 from merit_bank.ledger import services as ledger
 from merit_bank.shop import services as shop_services
 from merit_bank.villages.models import Village
+from tests.factories import PASSWORD, auth, make_household, make_user, make_village, make_villager, root_admin
 
 
 @dataclass

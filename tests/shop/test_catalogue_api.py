@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from factories import auth, make_household, make_shop, make_user, make_village
-from shop_helpers import build_world, villager_of
-
 from merit_bank.extensions import db
 from merit_bank.shop.models import StockMovement
+from tests.factories import auth, make_household, make_shop, make_user, make_village
+from tests.shop.shop_helpers import build_world, villager_of
 
 
 def test_an_admin_opens_a_shop_with_its_ledger_account(app, client):

@@ -13,10 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import make_app
-from factories import PASSWORD
 from PIL import Image
-from shop_helpers import balance, build_world, stock
 from werkzeug.serving import make_server
 
 from merit_bank.auth.models import User
@@ -25,6 +22,9 @@ from merit_bank.households import services as household_services
 from merit_bank.households.models import Household
 from merit_bank.qr import qr_png
 from merit_bank.shop.models import Redemption
+from tests.conftest import make_app
+from tests.factories import PASSWORD
+from tests.shop.shop_helpers import balance, build_world, stock
 
 pytestmark = pytest.mark.browser
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from factories import auth, make_household, make_village
-from shop_helpers import FixedClock, balance, build_world, redeem, stock, villager_of
 
 from merit_bank.extensions import db
 from merit_bank.households import services as household_services
@@ -14,6 +12,8 @@ from merit_bank.households.models import Household
 from merit_bank.ledger import services as ledger
 from merit_bank.shop import services as shop_services
 from merit_bank.shop.models import Redemption, StockMovement
+from tests.factories import auth, make_household, make_village
+from tests.shop.shop_helpers import FixedClock, balance, build_world, redeem, stock, villager_of
 
 
 def _body(world, household, **lines):

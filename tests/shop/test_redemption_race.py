@@ -11,12 +11,12 @@ import uuid
 from collections import Counter
 
 import pytest
-from shop_helpers import balance, build_world, stock
 
 from merit_bank.extensions import db
 from merit_bank.ledger import services as ledger
 from merit_bank.shop import services as shop_services
 from merit_bank.shop.models import Redemption
+from tests.shop.shop_helpers import balance, build_world, stock
 
 pytestmark = pytest.mark.race
 

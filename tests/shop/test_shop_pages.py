@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 import re
 
-from factories import PIN
 from PIL import Image
-from shop_helpers import balance, build_world, csrf, redeem, stock, villager_of, web_login
 
 from merit_bank.auth.models import User
 from merit_bank.extensions import db
 from merit_bank.shop import services as shop_services
+from tests.factories import PIN
+from tests.shop.shop_helpers import balance, build_world, csrf, redeem, stock, villager_of, web_login
 
 
 def _username(app, user_id: int) -> str:

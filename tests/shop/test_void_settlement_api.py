@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import pytest
 from openpyxl import load_workbook
-from shop_helpers import FixedClock, balance, build_world, redeem, stock
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -16,6 +15,7 @@ from merit_bank.extensions import db
 from merit_bank.ledger import services as ledger
 from merit_bank.shop import services as shop_services
 from merit_bank.shop.models import Redemption, StockMovement
+from tests.shop.shop_helpers import FixedClock, balance, build_world, redeem, stock
 
 
 def _body(world, household, **lines):
