@@ -683,6 +683,21 @@ def list_checkins(actor: User, event_id: int, since_id: int | None = None) -> Se
     return query
 
 
+def household_checkins(household_id: int, limit: int = 5) -> list[dict[str, Any]]:
+    """A household's latest check-ins with their events' titles, for the villager's home page."""
+    rows = db.session.execute(
+        select(Checkin, Event.title)
+        .join(Event, Event.id == Checkin.event_id)
+        .where(Checkin.household_id == household_id)
+        .order_by(Checkin.id.desc())
+        .limit(limit)
+    ).all()
+    views = checkin_views([checkin for checkin, _title in rows])
+    for view, (_checkin, title) in zip(views, rows, strict=True):
+        view["event_title"] = title
+    return views
+
+
 def my_checkin(actor: User, event: Event) -> Checkin | None:
     """The villager's own check-in at an event, if any."""
     if actor.role != "villager" or actor.member_id is None:

@@ -23,7 +23,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..labels import council_label
 from ..villages import services as village_services
-from ..web import login_required, nav_providers, page_user
+from ..web import login_required, nav_providers, page_user, villager_home_sections
 from . import services, tokens
 from .models import Event
 from .schemas import EventCreateSchema
@@ -45,6 +45,7 @@ def _nav(user: User) -> list[dict[str, str]]:
 
 
 nav_providers.append(_nav)
+villager_home_sections.append("events/home_section.html")
 
 
 def _device() -> str:
@@ -263,7 +264,7 @@ def _explain(exc: DomainError) -> str:
 
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
-    return {"explain_refusal": _explain}
+    return {"explain_refusal": _explain, "household_checkins": services.household_checkins}
 
 
 @bp.get("/c/<token>")

@@ -57,6 +57,8 @@ def test_a_logged_out_villager_lands_logs_in_and_checks_in_with_one_tap(client, 
 
     again = client.post(f"/C/{token}", data={"csrf_token": csrf_of(html)})
     assert again.status_code == 200 and 'data-outcome="already"' in again.get_data(as_text=True)
+    home = client.get("/").get_data(as_text=True)
+    assert 'data-testid="my-checkins"' in home and "河道清理" in home and "+5" in home
 
 
 def test_the_remembered_code_lasts_only_the_login_grace(client, world, clock):
