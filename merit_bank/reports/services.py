@@ -95,37 +95,40 @@ def _village_filter(t, village_ids: Sequence[int] | None) -> list[ColumnElement[
     return [t.c.village_id.in_(list(village_ids))]
 
 
+def period_transactions(village_ids: Sequence[int] | None, period: Period | None, kinds: Sequence[str]):
+    """The period's transactions of some kinds, with their class, as a CTE computed first.
+
+    On PostgreSQL the CTE is MATERIALIZED: the planner must start from the (village, time) filtered
+    transactions and reach their entries by index, never from the accounts' whole history.
+    """
+    query = (
+        select(_t.c.id, _t.c.village_id, _t.c.created_at, point_class().label("cls"))
+        .select_from(_t)
+        .outerjoin(_orig, _orig.c.id == _t.c.reverses_id)
+        .where(_t.c.kind.in_(list(kinds)), *_village_filter(_t, village_ids), *_in_period(_t, period))
+    )
+    return query.cte("period_tx").prefix_with("MATERIALIZED", dialect="postgresql")
+
+
 def scored_entries(village_ids: Sequence[int] | None, period: Period | None) -> Select:
     """Household legs of awards, deductions and their reversals, with the council that issued them.
 
     Columns: village_id, created_at, household_id, council, cls ('earn'|'deduct'), amount (signed, on
     the household). Every such transaction has exactly one household leg and one issuing leg.
     """
+    tx = period_transactions(village_ids, period, ("award", "deduction", "reversal"))
     he = Entry.__table__.alias("he")
     ie = Entry.__table__.alias("ie")
     ha = Account.__table__.alias("ha")
     ia = Account.__table__.alias("ia")
-    cls = point_class()
     return (
-        select(
-            _t.c.village_id,
-            _t.c.created_at,
-            ha.c.household_id,
-            ia.c.council,
-            cls.label("cls"),
-            he.c.amount,
-        )
-        .select_from(_t)
-        .join(he, he.c.transaction_id == _t.c.id)
+        select(tx.c.village_id, tx.c.created_at, ha.c.household_id, ia.c.council, tx.c.cls, he.c.amount)
+        .select_from(tx)
+        .join(he, he.c.transaction_id == tx.c.id)
         .join(ha, and_(ha.c.id == he.c.account_id, ha.c.kind == "household"))
-        .join(ie, ie.c.transaction_id == _t.c.id)
+        .join(ie, ie.c.transaction_id == tx.c.id)
         .join(ia, and_(ia.c.id == ie.c.account_id, ia.c.kind == "issuing"))
-        .outerjoin(_orig, _orig.c.id == _t.c.reverses_id)
-        .where(
-            _t.c.kind.in_(("award", "deduction", "reversal")),
-            *_village_filter(_t, village_ids),
-            *_in_period(_t, period),
-        )
+        .where(tx.c.cls.in_(("earn", "deduct")))
     )
 
 
@@ -276,16 +279,28 @@ def month_bucket(column, months: Sequence[tuple[str, datetime, datetime]]) -> Co
 
 
 def issued_by_month(village_ids: Sequence[int] | None, period: Period) -> list[dict[str, Any]]:
-    """Points issued (earned) and deducted per council per local month of the period."""
+    """Points issued (earned) and deducted per council per local month of the period.
+
+    Read from the issuing accounts' legs alone (each mirrors its household leg), one join per entry.
+    """
     months = period.months()
-    scored = scored_entries(village_ids, period).subquery()
+    tx = period_transactions(village_ids, period, ("award", "deduction", "reversal"))
+    ie = Entry.__table__.alias("ie")
+    ia = Account.__table__.alias("ia")
     # Bucketed in an inner query, grouped in the outer one: PostgreSQL must see one plain column.
-    bucketed = select(
-        month_bucket(scored.c.created_at, months).label("month"),
-        scored.c.council,
-        scored.c.cls,
-        scored.c.amount,
-    ).subquery()
+    bucketed = (
+        select(
+            month_bucket(tx.c.created_at, months).label("month"),
+            ia.c.council,
+            tx.c.cls,
+            (-ie.c.amount).label("amount"),
+        )
+        .select_from(tx)
+        .join(ie, ie.c.transaction_id == tx.c.id)
+        .join(ia, and_(ia.c.id == ie.c.account_id, ia.c.kind == "issuing"))
+        .where(tx.c.cls.in_(("earn", "deduct")))
+        .subquery()
+    )
     rows = db.session.execute(
         select(bucketed.c.month, bucketed.c.council, bucketed.c.cls, func.sum(bucketed.c.amount)).group_by(
             bucketed.c.month, bucketed.c.council, bucketed.c.cls
@@ -307,24 +322,36 @@ def issued_by_month(village_ids: Sequence[int] | None, period: Period) -> list[d
     return result
 
 
+def household_totals(village_ids: Sequence[int] | None, period: Period) -> list[tuple[int, int, str, int]]:
+    """(village_id, household_id, 'earn'|'deduct', signed sum) from the household legs alone."""
+    tx = period_transactions(village_ids, period, ("award", "deduction", "reversal"))
+    he = Entry.__table__.alias("he")
+    ha = Account.__table__.alias("ha")
+    return [
+        (v, h, c, int(a or 0))
+        for v, h, c, a in db.session.execute(
+            select(tx.c.village_id, ha.c.household_id, tx.c.cls, func.sum(he.c.amount))
+            .select_from(tx)
+            .join(he, he.c.transaction_id == tx.c.id)
+            .join(ha, and_(ha.c.id == he.c.account_id, ha.c.kind == "household"))
+            .where(tx.c.cls.in_(("earn", "deduct")))
+            .group_by(tx.c.village_id, ha.c.household_id, tx.c.cls)
+        )
+    ]
+
+
 def _spent(village_ids: Sequence[int] | None, period: Period) -> dict[int, int]:
     """Points spent at shops per village in the period (redemptions net of their voids), from the ledger."""
+    tx = period_transactions(village_ids, period, ("redemption", "reversal"))
     e = Entry.__table__.alias("e")
     a = Account.__table__.alias("a")
-    cls = point_class()
     rows = db.session.execute(
-        select(_t.c.village_id, func.sum(e.c.amount))
-        .select_from(_t)
-        .join(e, e.c.transaction_id == _t.c.id)
+        select(tx.c.village_id, func.sum(e.c.amount))
+        .select_from(tx)
+        .join(e, e.c.transaction_id == tx.c.id)
         .join(a, and_(a.c.id == e.c.account_id, a.c.kind == "household"))
-        .outerjoin(_orig, _orig.c.id == _t.c.reverses_id)
-        .where(
-            _t.c.kind.in_(("redemption", "reversal")),
-            cls == "spend",
-            *_village_filter(_t, village_ids),
-            *_in_period(_t, period),
-        )
-        .group_by(_t.c.village_id)
+        .where(tx.c.cls == "spend")
+        .group_by(tx.c.village_id)
     )
     return {village_id: -int(amount or 0) for village_id, amount in rows}
 
@@ -496,33 +523,15 @@ def villages_overview(actor: User, period: Period) -> dict[str, Any]:
             .group_by(Household.village_id)
         ).all()
     )
-    scored = scored_entries(ids, period).subquery()
-    earned = dict(
-        db.session.execute(
-            select(scored.c.village_id, func.sum(scored.c.amount))
-            .where(scored.c.cls == "earn")
-            .group_by(scored.c.village_id)
-        ).all()
-    )
-    deducted = dict(
-        db.session.execute(
-            select(scored.c.village_id, func.sum(scored.c.amount))
-            .where(scored.c.cls == "deduct")
-            .group_by(scored.c.village_id)
-        ).all()
-    )
-    per_household = (
-        select(scored.c.village_id, scored.c.household_id)
-        .where(scored.c.cls == "earn")
-        .group_by(scored.c.village_id, scored.c.household_id)
-        .having(func.sum(scored.c.amount) > 0)
-        .subquery()
-    )
-    earning = dict(
-        db.session.execute(
-            select(per_household.c.village_id, func.count()).group_by(per_household.c.village_id)
-        ).all()
-    )
+    earned: dict[int, int] = defaultdict(int)
+    deducted: dict[int, int] = defaultdict(int)
+    earning: dict[int, int] = defaultdict(int)
+    for village_id, _household_id, cls, amount in household_totals(ids, period):
+        if cls == "earn":
+            earned[village_id] += amount
+            earning[village_id] += amount > 0
+        else:
+            deducted[village_id] += amount
     spent = _spent(ids, period)
     checkins: dict[int, int] = defaultdict(int)
     for row in _checkins(ids, period):
