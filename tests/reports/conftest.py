@@ -5,6 +5,11 @@ from __future__ import annotations
 import pytest
 from report_helpers import RWorld, make_rworld, post_story
 
+# The browser fixtures (live server, Debian chromium) live with the lead's browser tests.
+from tests.browser.conftest import browser, browser_page, live_server, playwright_instance
+
+__all__ = ["browser", "browser_page", "live_server", "playwright_instance", "rworld", "story"]
+
 
 @pytest.fixture
 def rworld(app, monkeypatch) -> RWorld:
