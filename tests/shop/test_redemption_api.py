@@ -251,7 +251,7 @@ def test_lists_of_redemptions_by_shop_and_time(app, client, monkeypatch):
     assert client.get(f"/api/v1/redemptions/{b['id']}", headers=villager).status_code == 404
     assert client.get(f"/api/v1/redemptions/{a['id']}", headers=villager).status_code == 200
     other_village = make_village(app, "别村")
-    from factories import make_shop, make_user
+    from tests.factories import make_shop, make_user
 
     other_keeper = auth(
         app, make_user(app, "shopkeeper", other_village, shop_id=make_shop(app, other_village))
@@ -305,7 +305,7 @@ def test_no_malformed_request_gets_a_500(app, client):
 
 
 def test_a_shop_made_without_a_ledger_account_gets_one_at_its_first_redemption(app, client):
-    from factories import make_shop, make_user
+    from tests.factories import make_shop, make_user
 
     world = build_world(app, households=1)
     bare_shop = make_shop(app, world.village_id, "老超市")  # inserted directly, no ledger account yet
