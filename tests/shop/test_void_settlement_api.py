@@ -83,7 +83,7 @@ def test_a_shopkeeper_voids_only_on_the_same_day_an_admin_any_time(app, client, 
 
 def test_villagers_cannot_void(app, client):
     from tests.factories import auth
-    from shop_helpers import villager_of
+    from tests.shop.shop_helpers import villager_of
 
     world = build_world(app)
     household = world.households[0]
