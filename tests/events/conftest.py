@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from event_helpers import Clock, World, make_world
 
 from merit_bank.events import tokens
+from tests.events.event_helpers import Clock, World, make_world
 
 
 @pytest.fixture

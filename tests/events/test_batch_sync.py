@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from event_helpers import T0, balance, make_event
-
 from merit_bank.events.models import Checkin, ScanLog
 from merit_bank.extensions import db
 from merit_bank.households import services as household_services
 from merit_bank.households.models import Household
+from tests.events.event_helpers import T0, balance, make_event
 
 
 def card(app, household):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from event_helpers import T0, balance, make_event, token_for
-
 from merit_bank.events.models import ScanLog
 from merit_bank.extensions import db
+from tests.events.event_helpers import T0, balance, make_event, token_for
 
 
 def checkin(client, world, user, token):

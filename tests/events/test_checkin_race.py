@@ -6,13 +6,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from event_helpers import T0, balance, make_event, token_for
 from sqlalchemy import func, select
 
 from merit_bank.claims.models import Claim
 from merit_bank.events.models import Checkin, ScanLog
 from merit_bank.extensions import db
 from merit_bank.ledger.models import Transaction
+from tests.events.event_helpers import T0, balance, make_event, token_for
 
 pytestmark = pytest.mark.race
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from event_helpers import T0, balance, make_event, token_for
-
 from merit_bank.auth.models import User
 from merit_bank.extensions import db
+from tests.events.event_helpers import T0, balance, make_event, token_for
 from tests.factories import PASSWORD, PIN
 
 

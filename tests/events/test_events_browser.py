@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 import zxingcpp
-from event_helpers import make_world
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -17,6 +16,7 @@ from merit_bank.events import tokens
 from merit_bank.events.models import Checkin
 from merit_bank.extensions import db
 from tests.browser.conftest import login
+from tests.events.event_helpers import make_world
 from tests.factories import PASSWORD, PIN
 
 pytestmark = pytest.mark.browser

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import zxingcpp
-from event_helpers import T0, balance, make_event
 from PIL import Image, ImageDraw
 
 from merit_bank.events import tokens
@@ -16,6 +15,7 @@ from merit_bank.extensions import db
 from merit_bank.households import services as household_services
 from merit_bank.households.models import Household
 from merit_bank.qr import qr_version
+from tests.events.event_helpers import T0, balance, make_event
 
 _NUMBER = r"(-?\d+(?:\.\d+)?)"
 
