@@ -254,7 +254,7 @@ def _template_globals() -> dict[str, Any]:
     return {
         "council_label": council_label,
         "role_label": role_label,
-        # Babel names Simplified Chinese zh_Hans_CN (that is also the catalog's folder); pages test startswith("zh").
+        # Babel calls Simplified Chinese zh_Hans_CN (also the catalog's folder): pages test startswith("zh").
         "current_locale": str(get_locale()),
         "current_user": g.get("user"),
         "extra_nav": lambda user: [item for provider in nav_providers for item in provider(user)],

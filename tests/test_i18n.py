@@ -39,7 +39,7 @@ def test_every_message_is_translated(locale, source_messages):
         catalog = read_po(handle)
     translated = {m.id if isinstance(m.id, str) else m.id[0]: m for m in catalog if m.id}
     missing = sorted(m for m in source_messages if m not in translated or not translated[m].string)
-    assert not missing, f"{len(missing)} messages lack a {locale} translation (run scripts/i18n.sh): {missing[:10]}"
+    assert not missing, f"{len(missing)} lack a {locale} translation (scripts/i18n.sh): {missing[:10]}"
     fuzzy = sorted(m.id for m in catalog if m.id and m.fuzzy)
     assert not fuzzy, f"fuzzy {locale} entries: {fuzzy[:10]}"
 
@@ -50,7 +50,8 @@ def test_translations_keep_their_placeholders(locale):
         catalog = read_po(handle)
     for message in catalog:
         if message.id and message.string and isinstance(message.id, str):
-            assert set(PLACEHOLDER.findall(message.id)) == set(PLACEHOLDER.findall(message.string)), message.id
+            expected = set(PLACEHOLDER.findall(message.id))
+            assert set(PLACEHOLDER.findall(message.string)) == expected, message.id
 
 
 def test_chinese_text_reaches_the_page(client):
