@@ -6,6 +6,7 @@ import io
 from typing import Any
 
 from flask import Response, request
+from flask_babel import lazy_gettext as _l
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from sqlalchemy.orm import selectinload
@@ -172,6 +173,12 @@ def reverse_transaction(data, transaction_id):
     if tx is None:
         raise NotFound("not-found", "No such transaction.")
     ensure_village(user, tx.village_id)
+    if tx.kind == "redemption":
+        # Undoing it here would return the points but leave the goods missing from the shop's stock.
+        raise DomainError(
+            "use-redemption-void",
+            _l("Undo a redemption by voiding it at the shop, so the goods return to stock as well."),
+        )
     key, digest = _idempotency_key("reversal")
     reversal = services.reverse(
         transaction_id=transaction_id,

@@ -106,12 +106,19 @@ def test_verify_and_export_for_admins(app, client):
 
 
 def test_reversal_and_adjustment_are_idempotent_by_header(app, client):
-    village, _, home, _, _, _ = _setup(app)
+    village, _, home, neighbour, _, _ = _setup(app)
     admin = make_user(app, "admin", village)
     headers = auth(app, admin)
-    tx_id = client.get(f"/api/v1/households/{home['id']}/transactions", headers=headers).get_json()["items"][
-        0
-    ]["id"]
+    history = client.get(f"/api/v1/households/{home['id']}/transactions", headers=headers).get_json()["items"]
+    redemption = next(item for item in history if item["kind"] == "redemption")
+    refused = client.post(
+        f"/api/v1/ledger/transactions/{redemption['id']}/reversal",
+        json={"memo": "undo"},
+        headers={**headers, "Idempotency-Key": "k0"},
+    )
+    assert (refused.status_code, refused.get_json()["type"]) == (409, "use-redemption-void")
+    deductions = client.get(f"/api/v1/households/{neighbour['id']}/transactions", headers=headers).get_json()
+    tx_id = deductions["items"][0]["id"]
     url = f"/api/v1/ledger/transactions/{tx_id}/reversal"
     assert client.post(url, json={"memo": "void"}, headers=headers).status_code == 400
     keyed = {**headers, "Idempotency-Key": "k1"}
@@ -134,5 +141,6 @@ def test_reversal_and_adjustment_are_idempotent_by_header(app, client):
     )
     assert response.status_code == 201 and response.get_json()["kind"] == "adjustment"
     with app.app_context():
-        assert ledger.household_balance(home["id"]) == 15
+        assert ledger.household_balance(home["id"]) == 12
+        assert ledger.household_balance(neighbour["id"]) == 0
         assert ledger.verify()["ok"]
