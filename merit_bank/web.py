@@ -145,12 +145,21 @@ def api_docs():
 # --- admin pages ---------------------------------------------------------------------------------
 
 
-def _form_errors(exc: Exception) -> dict[str, Any]:
+def form_errors(exc: Exception) -> dict[str, Any]:
+    """A refused form as {field: [messages]}, shown beside the form instead of an error page."""
     if isinstance(exc, ValidationError):
         return exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
     if isinstance(exc, DomainError):
         return exc.errors or {"_": [exc.detail or exc.code]}
     raise exc
+
+
+def form_int(value: str | None) -> int | str | None:
+    """A form number as int when it is one, else the raw text for the schema to refuse."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    return int(value) if value.lstrip("-").isdigit() and len(value) < 12 else value
 
 
 @bp.route("/admin/villages", methods=["GET", "POST"])
@@ -166,7 +175,7 @@ def admin_villages():
             village_services.create_village(g.user, data)
             return redirect(url_for("web.admin_villages"))
         except (ValidationError, DomainError) as exc:
-            errors = _form_errors(exc)
+            errors = form_errors(exc)
     villages = db.session.scalars(village_services.list_villages(g.user)).all()
     return render_template("admin/villages.html", villages=villages, errors=errors), (422 if errors else 200)
 
@@ -208,7 +217,7 @@ def admin_households():
         except ValueError:
             errors = {"village_id": [_("Choose a village.")]}
         except (ValidationError, DomainError) as exc:
-            errors = _form_errors(exc)
+            errors = form_errors(exc)
     q = request.args.get("q", "")[:50]
     query = household_services.search_households(g.user, None, q or None).limit(200)
     rows = household_services.with_balances(list(db.session.scalars(query).all()))
@@ -237,7 +246,7 @@ def admin_users():
             auth_services.create_user(g.user, UserCreateSchema().load(raw))
             return redirect(url_for("web.admin_users"))
         except (ValidationError, DomainError) as exc:
-            errors = _form_errors(exc)
+            errors = form_errors(exc)
     users = db.session.scalars(auth_services.list_users(g.user).limit(500)).all()
     villages = db.session.scalars(village_services.list_villages(g.user)).all()
     return render_template(

@@ -54,22 +54,6 @@ KIND_LABELS = {
 }
 
 
-def _errors(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, ValidationError):
-        return exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
-    if isinstance(exc, DomainError):
-        return exc.errors or {"_": [exc.detail or exc.code]}
-    raise exc
-
-
-def _int(value: str | None) -> int | str | None:
-    """A form number as int when it is one, else the raw text for the schema to refuse."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    return int(value) if value.lstrip("-").isdigit() and len(value) < 12 else value
-
-
 # --- menu and the villager's home ------------------------------------------------------------------
 
 
@@ -144,16 +128,16 @@ def new_claim():
         try:
             household = household_services.find_by_code(user, form.get("household_code", "")[:12])
         except DomainError as exc:
-            errors = _errors(exc)
+            errors = web.form_errors(exc)
     village_id = household.village_id if household else user.village_id
     rules = _claimable_rules(user, village_id)
     if request.method == "POST" and household is not None and not errors:
         photo = request.files.get("photo")
         raw = {
             "household_id": household.id,
-            "rule_id": _int(form.get("rule_id")),
-            "member_id": _int(form.get("member_id")),
-            "quantity": _int(form.get("quantity")) or 1,
+            "rule_id": web.form_int(form.get("rule_id")),
+            "member_id": web.form_int(form.get("member_id")),
+            "quantity": web.form_int(form.get("quantity")) or 1,
             "note": form.get("note", "")[:600] or None,
             "occurred_on": form.get("occurred_on") or None,
         }
@@ -163,7 +147,7 @@ def new_claim():
             claim = services.create_claim(user, data, stream)
             return redirect(url_for("claims.claim_page", claim_id=claim.id, filed=1))
         except (ValidationError, DomainError) as exc:
-            errors = _errors(exc)
+            errors = web.form_errors(exc)
     elif request.method == "POST" and household is None and not errors:
         errors = {"household_code": [_("Enter the household's card code.")]}
     return render_template(
@@ -216,7 +200,7 @@ def approve(claim_id: int):
     try:
         services.approve_claim(g.user, claim_id, request.form.get("comment", "")[:500])
     except DomainError as exc:
-        return _claim_page(services.claim_for_actor(g.user, claim_id), _errors(exc), 409)
+        return _claim_page(services.claim_for_actor(g.user, claim_id), web.form_errors(exc), 409)
     return redirect(url_for("claims.claim_page", claim_id=claim_id))
 
 
@@ -226,7 +210,7 @@ def reject(claim_id: int):
     try:
         services.reject_claim(g.user, claim_id, request.form.get("reason", "")[:600])
     except DomainError as exc:
-        return _claim_page(services.claim_for_actor(g.user, claim_id), _errors(exc), exc.status)
+        return _claim_page(services.claim_for_actor(g.user, claim_id), web.form_errors(exc), exc.status)
     return redirect(url_for("claims.claim_page", claim_id=claim_id))
 
 
@@ -242,7 +226,7 @@ def object_page(claim_id: int):
         except DomainError as exc:
             if exc.status == 404:
                 raise
-            errors = _errors(exc)
+            errors = web.form_errors(exc)
     board_row = _public_row(claim_id)
     if board_row is None and not errors:
         errors = {"_": [_("This claim is not under public notice.")]}
@@ -289,7 +273,7 @@ def review():
         try:
             results = services.batch_review(user, ids, decision, text)
         except DomainError as exc:
-            errors = _errors(exc)
+            errors = web.form_errors(exc)
     councils = [c for c in COUNCILS if user.role == "admin" or c in (user.councils or [])]
     council = request.args.get("council") if request.args.get("council") in councils else None
     status = request.args.get("status", "review")

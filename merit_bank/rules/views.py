@@ -20,33 +20,18 @@ from .schemas import RuleCreateSchema, RulePatchSchema
 bp = Blueprint("rules", __name__, url_prefix="/rules")
 
 
-def _errors(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, ValidationError):
-        return exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
-    if isinstance(exc, DomainError):
-        return exc.errors or {"_": [exc.detail or exc.code]}
-    raise exc
-
-
-def _int(value: str | None) -> int | str | None:
-    value = (value or "").strip()
-    if not value:
-        return None
-    return int(value) if value.lstrip("-").isdigit() and len(value) < 12 else value
-
-
 def _terms(form) -> dict[str, Any]:
     """The rule's terms from the form, as the API schema expects them (checkboxes become booleans)."""
     raw: dict[str, Any] = {
         "code": form.get("code", "").strip(),
         "name": form.get("name", "").strip(),
         "council": form.get("council", ""),
-        "points": _int(form.get("points")),
+        "points": web.form_int(form.get("points")),
         "unit": form.get("unit", "each"),
-        "monthly_cap": _int(form.get("monthly_cap")),
+        "monthly_cap": web.form_int(form.get("monthly_cap")),
         "needs_review": form.get("needs_review") == "1",
-        "notice_days": _int(form.get("notice_days")) if form.get("notice_days", "").strip() else 0,
-        "approvals_required": _int(form.get("approvals_required")) or 1,
+        "notice_days": web.form_int(form.get("notice_days")) if form.get("notice_days", "").strip() else 0,
+        "approvals_required": web.form_int(form.get("approvals_required")) or 1,
         "effective_from": form.get("effective_from") or None,
         "effective_to": form.get("effective_to") or None,
     }
@@ -72,7 +57,7 @@ def index():
     if request.method == "POST":
         web_action = form.get("action", "create")
         try:
-            village_id = _int(form.get("village_id"))
+            village_id = web.form_int(form.get("village_id"))
             if web_action == "import":
                 if not isinstance(village_id, int):
                     raise DomainError("validation-error", _("Choose a village."), status=422)
@@ -86,7 +71,7 @@ def index():
                 services.create_rule(user, data)
             return redirect(url_for("rules.index"))
         except (ValidationError, DomainError) as exc:
-            errors = _errors(exc)
+            errors = web.form_errors(exc)
     show = request.args.get("show", "active")
     active = None if show == "all" else show != "retired"
     council = request.args.get("council") if request.args.get("council") in COUNCILS else None
@@ -122,7 +107,7 @@ def edit(rule_id: int):
                 services.update_rule(user, rule_id, data)
             return redirect(url_for("rules.edit", rule_id=rule_id))
         except (ValidationError, DomainError) as exc:
-            errors = _errors(exc)
+            errors = web.form_errors(exc)
     return render_template(
         "rules/edit.html",
         rule=rule,

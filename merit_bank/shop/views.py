@@ -34,22 +34,6 @@ bp = Blueprint("shop", __name__, url_prefix="/shop")
 STAFF = ("shopkeeper", "admin")
 
 
-def _errors(exc: Exception) -> dict[str, Any]:
-    if isinstance(exc, ValidationError):
-        return exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
-    if isinstance(exc, DomainError):
-        return exc.errors or {"_": [exc.detail or exc.code]}
-    raise exc
-
-
-def _int(value: str | None) -> int | str | None:
-    """A form number as int when it is one, else the raw text for the schema to refuse."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    return int(value) if value.lstrip("-").isdigit() and len(value) < 12 else value
-
-
 # --- menu and the villager's home ------------------------------------------------------------------
 
 
@@ -97,12 +81,15 @@ def index():
     if request.method == "POST":
         try:
             data = ShopCreateSchema().load(
-                {"village_id": _int(request.form.get("village_id")), "name": request.form.get("name", "")}
+                {
+                    "village_id": web.form_int(request.form.get("village_id")),
+                    "name": request.form.get("name", ""),
+                }
             )
             services.create_shop(user, data)
             return redirect(url_for("shop.index"))
         except (ValidationError, DomainError) as exc:
-            errors = _errors(exc)
+            errors = web.form_errors(exc)
     shops = db.session.scalars(services.list_shops(user)).all()
     if user.role in ("villager", "clerk"):
         shops = [s for s in shops if s.active]
@@ -181,7 +168,7 @@ def _stock_action(shop_id: int, action) -> Any:
     except (ValidationError, DomainError) as exc:
         if isinstance(exc, NotFound):
             raise
-        return stock(shop_id, errors=_errors(exc), status=422)
+        return stock(shop_id, errors=web.form_errors(exc), status=422)
     return redirect(url_for("shop.stock", shop_id=shop_id))
 
 
@@ -192,9 +179,9 @@ def create_item(shop_id: int):
         raw = {
             "name": request.form.get("name", ""),
             "unit": request.form.get("unit", ""),
-            "price_points": _int(request.form.get("price_points")),
-            "stock": _int(request.form.get("stock")) or 0,
-            "monthly_limit": _int(request.form.get("monthly_limit")),
+            "price_points": web.form_int(request.form.get("price_points")),
+            "stock": web.form_int(request.form.get("stock")) or 0,
+            "monthly_limit": web.form_int(request.form.get("monthly_limit")),
         }
         services.create_item(g.user, shop_id, ItemCreateSchema().load(raw))
 
@@ -208,8 +195,8 @@ def edit_item(shop_id: int, item_id: int):
         raw = {
             "name": request.form.get("name", ""),
             "unit": request.form.get("unit", ""),
-            "price_points": _int(request.form.get("price_points")),
-            "monthly_limit": _int(request.form.get("monthly_limit")),
+            "price_points": web.form_int(request.form.get("price_points")),
+            "monthly_limit": web.form_int(request.form.get("monthly_limit")),
             "active": request.form.get("active") == "1",
         }
         services.update_item(g.user, shop_id, item_id, ItemUpdateSchema().load(raw))
@@ -222,7 +209,10 @@ def edit_item(shop_id: int, item_id: int):
 def restock_item(shop_id: int, item_id: int):
     def action() -> None:
         data = RestockSchema().load(
-            {"quantity": _int(request.form.get("quantity")), "note": request.form.get("note", "")[:200]}
+            {
+                "quantity": web.form_int(request.form.get("quantity")),
+                "note": request.form.get("note", "")[:200],
+            }
         )
         services.restock(g.user, shop_id, item_id, data["quantity"], data["note"])
 
@@ -234,7 +224,10 @@ def restock_item(shop_id: int, item_id: int):
 def stocktake_item(shop_id: int, item_id: int):
     def action() -> None:
         data = StocktakeSchema().load(
-            {"counted": _int(request.form.get("counted")), "reason": request.form.get("reason", "")[:200]}
+            {
+                "counted": web.form_int(request.form.get("counted")),
+                "reason": request.form.get("reason", "")[:200],
+            }
         )
         services.stocktake(g.user, shop_id, item_id, data["counted"], data["reason"])
 
