@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from flask import has_request_context
@@ -202,7 +202,6 @@ _accounts = Account.__table__
 _LOCK_CHAIN = select(_chains.c.seq, _chains.c.head_hash, _chains.c.last_at).where(
     _chains.c.village_id == bindparam("village_id")
 )
-_LOCK_CHAIN_FOR_UPDATE = _LOCK_CHAIN.with_for_update()
 _FIND_KEY = select(_transactions.c.id, _transactions.c.request_hash).where(
     _transactions.c.idempotency_key == bindparam("key")
 )
@@ -215,7 +214,6 @@ _READ_ACCOUNTS = (
     .where(_accounts.c.key.in_(bindparam("keys", expanding=True)))
     .order_by(_accounts.c.id)
 )
-_READ_ACCOUNTS_FOR_UPDATE = _READ_ACCOUNTS.with_for_update()
 _INSERT_TRANSACTION = insert(_transactions).returning(_transactions.c.id)
 _INSERT_ENTRIES = insert(_entries)
 _UPDATE_ACCOUNTS = (
@@ -230,9 +228,61 @@ _UPDATE_CHAIN = (
 )
 
 
+# PostgreSQL posts in two statements under the chain lock (then the commit), because the lock is held
+# from the first statement to the commit and every round trip in between lengthens the queue behind it.
+# 1. _PG_LOCK_AND_READ locks the chain head, then the accounts in id order (that order is the ledger's
+#    lock order: chain head first, accounts by ascending id), and looks up the idempotency key. The
+#    accounts CTE depends on the chain CTE through EXISTS (an InitPlan), so the head is locked before any
+#    account. FOR UPDATE returns the newest committed version of each locked row even though the
+#    statement's snapshot predates the wait (READ COMMITTED re-reads locked rows), so balances are
+#    current. The key lookup is not locked and may miss a key committed while this statement waited for
+#    the head; the write below catches that case.
+# 2. _PG_WRITE inserts the transaction (ON CONFLICT on the key does nothing), its entries, the new
+#    balances and the new head in one statement; every part but the first depends on the inserted row,
+#    so when the key turned out to be taken nothing is written and the key is looked up again.
+_PG_LOCK_AND_READ = """
+WITH chain AS MATERIALIZED (
+    SELECT seq, head_hash, last_at FROM ledger_chains WHERE village_id = %(village_id)s FOR UPDATE
+), accounts AS MATERIALIZED (
+    SELECT id, key, kind, village_id, balance FROM ledger_accounts
+    WHERE key = ANY(%(keys)s::text[]) AND EXISTS (SELECT FROM chain)
+    ORDER BY id FOR UPDATE
+)
+SELECT chain.seq, chain.head_hash, chain.last_at, known.id, known.request_hash,
+       accounts.id, accounts.key, accounts.kind, accounts.village_id, accounts.balance
+FROM chain
+LEFT JOIN ledger_transactions AS known ON known.idempotency_key = %(key)s
+LEFT JOIN accounts ON true
+"""
+_PG_WRITE = """
+WITH tx AS (
+    INSERT INTO ledger_transactions (village_id, seq, kind, idempotency_key, request_hash, actor_id,
+        rule_id, rule_version, reverses_id, memo, created_at, prev_hash, hash)
+    VALUES (%(village_id)s, %(seq)s, %(kind)s, %(idempotency_key)s, %(request_hash)s, %(actor_id)s,
+        %(rule_id)s, %(rule_version)s, %(reverses_id)s, %(memo)s, %(created_at)s, %(prev_hash)s, %(hash)s)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+), new_entries AS (
+    INSERT INTO ledger_entries (transaction_id, account_id, amount, balance_after)
+    SELECT tx.id, e.account_id, e.amount, e.balance_after
+    FROM tx, unnest(%(account_ids)s::int[], %(amounts)s::bigint[], %(balances)s::bigint[])
+        WITH ORDINALITY AS e(account_id, amount, balance_after, n)
+    ORDER BY e.n
+), new_balances AS (
+    UPDATE ledger_accounts SET balance = e.balance_after, earned_total = earned_total + e.earned
+    FROM tx, unnest(%(account_ids)s::int[], %(balances)s::bigint[], %(earned)s::bigint[])
+        AS e(account_id, balance_after, earned)
+    WHERE ledger_accounts.id = e.account_id
+), new_head AS (
+    UPDATE ledger_chains SET seq = %(seq)s, head_hash = %(hash)s, last_at = %(created_at)s
+    FROM tx WHERE ledger_chains.village_id = %(village_id)s
+)
+SELECT id FROM tx
+"""
+
+
 def _lock_chain(village_id: int) -> tuple[int, str, datetime | None]:
-    stmt = _LOCK_CHAIN if is_sqlite() else _LOCK_CHAIN_FOR_UPDATE
-    row = db.session.connection().execute(stmt, {"village_id": village_id}).one_or_none()
+    row = db.session.connection().execute(_LOCK_CHAIN, {"village_id": village_id}).one_or_none()
     if row is None:
         raise NotFound("ledger-not-open", _("This village has no ledger yet."))
     return row[0], row[1], row[2]
@@ -298,11 +348,52 @@ def post(
         )
 
 
-def _post_locked(
+def _key_reused() -> DomainError:
+    return DomainError(
+        "idempotency-key-reused",
+        _("This idempotency key was already used for a different request."),
+        status=422,
+    )
+
+
+def _known(transaction_id: int, request_hash: str, known_hash: str) -> Transaction:
+    """The transaction an idempotency key already names, if the request is the same one."""
+    if known_hash != request_hash:
+        raise _key_reused()
+    return db.session.get_one(Transaction, transaction_id)
+
+
+def _check_reversal(connection, village_id: int, reverses_id: int | None) -> str | None:
+    """The kind of the transaction being reversed, after checking that it may be (under the lock)."""
+    if reverses_id is None:
+        return None
+    original = connection.execute(_FIND_ORIGINAL, {"id": reverses_id}).one_or_none()
+    if original is None or original[1] != village_id:
+        raise NotFound("not-found", _("No such transaction."))
+    if original[0] == "reversal":
+        raise DomainError("not-reversible", _("A reversal cannot itself be reversed."))
+    if connection.execute(_FIND_REVERSAL, {"id": reverses_id}).first() is not None:
+        raise DomainError("already-reversed", _("This transaction has already been reversed."))
+    return original[0]
+
+
+@dataclass
+class _Posting:
+    """A posting computed under the lock, ready to write: the row, its entries, the balance changes."""
+
+    values: dict[str, Any]
+    entries: list[tuple[int, int, int]]  # (account_id, amount, balance_after), in the order of `lines`
+    earned: list[int]  # per entry, what it adds to the account's earned_total
+
+
+def _plan(
     *,
     village_id: int,
     kind: str,
     lines: dict[str, int],
+    accounts: dict[str, tuple[int, str, int, int]],  # key -> (id, kind, village_id, balance)
+    reversed_kind: str | None,
+    chain: tuple[int, str, datetime | None],
     idempotency_key: str,
     actor_id: int | None,
     memo: str,
@@ -310,50 +401,16 @@ def _post_locked(
     rule_version: int | None,
     reverses_id: int | None,
     request_hash: str,
-) -> Transaction:
-    seq, prev_hash, last_at = _lock_chain(village_id)
-    connection = db.session.connection()
-    sqlite = is_sqlite()
-
-    # Idempotency, checked under the chain lock so that concurrent requests with one key see each other.
-    existing = connection.execute(_FIND_KEY, {"key": idempotency_key}).one_or_none()
-    if existing is not None:
-        if existing[1] != request_hash:
-            raise DomainError(
-                "idempotency-key-reused",
-                _("This idempotency key was already used for a different request."),
-                status=422,
-            )
-        return db.session.get_one(Transaction, existing[0])
-
-    reversed_kind: str | None = None
-    if reverses_id is not None:
-        original = connection.execute(_FIND_ORIGINAL, {"id": reverses_id}).one_or_none()
-        if original is None or original[1] != village_id:
-            raise NotFound("not-found", _("No such transaction."))
-        if original[0] == "reversal":
-            raise DomainError("not-reversible", _("A reversal cannot itself be reversed."))
-        if connection.execute(_FIND_REVERSAL, {"id": reverses_id}).first() is not None:
-            raise DomainError("already-reversed", _("This transaction has already been reversed."))
-        reversed_kind = original[0]
-
-    # The chain lock already serializes this village; the row locks (PostgreSQL) guard anyone who writes
-    # balances without it (none should) and make the dependency explicit.
-    accounts = {
-        row[1]: row
-        for row in connection.execute(
-            _READ_ACCOUNTS if sqlite else _READ_ACCOUNTS_FOR_UPDATE, {"keys": list(lines)}
-        )
-    }
+) -> _Posting:
+    """Apply the overdraft policy, work out the new balances, the time and the hash (pure Python)."""
     missing = [k for k in lines if k not in accounts]
     if missing:
         raise NotFound("account-not-found", _("No such account: %(key)s", key=missing[0]))
-
     earns = kind == "award" or (kind == "reversal" and reversed_kind == "award")
     entries: list[tuple[int, int, int]] = []
-    updates: list[dict[str, int]] = []
+    earned: list[int] = []
     for key, amount in lines.items():
-        account_id, _key, account_kind, account_village, balance = accounts[key]
+        account_id, account_kind, account_village, balance = accounts[key]
         if account_village != village_id:
             raise ValueError(f"account {key} belongs to village {account_village}, not {village_id}")
         new_balance = balance + amount
@@ -374,9 +431,9 @@ def _post_locked(
                 required=-amount,
             )
         entries.append((account_id, amount, new_balance))
-        earned = amount if earns and account_kind == "household" else 0
-        updates.append({"_id": account_id, "_balance": new_balance, "_earned": earned})
+        earned.append(amount if earns and account_kind == "household" else 0)
 
+    seq, prev_hash, last_at = chain
     # created_at never runs backwards within a chain, even if the clock does.
     now = utcnow()
     created_at = now if last_at is None or now > last_at else last_at
@@ -410,31 +467,137 @@ def _post_locked(
         "prev_hash": prev_hash,
         "hash": digest,
     }
-    try:
-        transaction_id = connection.execute(_INSERT_TRANSACTION, values).scalar_one()
-    except IntegrityError as exc:
-        # Only reachable when one key is used at once in two villages (different chain locks).
-        raise DomainError(
-            "idempotency-key-reused",
-            _("This idempotency key was already used for a different request."),
-            status=422,
-        ) from exc
-    connection.execute(
-        _INSERT_ENTRIES,
-        [
-            {"transaction_id": transaction_id, "account_id": a, "amount": m, "balance_after": b}
-            for a, m, b in entries
-        ],
-    )
-    connection.execute(_UPDATE_ACCOUNTS, updates)
-    connection.execute(
-        _UPDATE_CHAIN, {"_village_id": village_id, "_seq": seq, "_hash": digest, "_at": created_at}
-    )
-    # Hand the caller the new row without reading it back: it enters the session as already loaded.
+    return _Posting(values, entries, earned)
+
+
+def _loaded(transaction_id: int, values: dict[str, Any]) -> Transaction:
+    """Hand the caller the new row without reading it back: it enters the session as already loaded."""
     tx = Transaction(id=transaction_id, **values)
     make_transient_to_detached(tx)
     db.session.add(tx)
     return tx
+
+
+def _post_locked(**posting: Any) -> Transaction:
+    """Lock the village's chain, check, compute and write one posting (see the two paths below)."""
+    if is_sqlite():
+        return _post_sqlite(**posting)
+    return _post_postgresql(**posting)
+
+
+def _post_postgresql(
+    *,
+    village_id: int,
+    kind: str,
+    lines: dict[str, int],
+    idempotency_key: str,
+    request_hash: str,
+    reverses_id: int | None,
+    **fields: Any,
+) -> Transaction:
+    """Two statements under the chain lock: lock-and-read, then write-everything (see _PG_WRITE)."""
+    connection = db.session.connection()
+    rows = connection.exec_driver_sql(
+        _PG_LOCK_AND_READ, {"village_id": village_id, "keys": list(lines), "key": idempotency_key}
+    ).all()
+    if not rows:
+        raise NotFound("ledger-not-open", _("This village has no ledger yet."))
+    first = rows[0]
+    if first[3] is not None:
+        return _known(first[3], request_hash, first[4])
+    # Run after the lock, so with a snapshot that sees every reversal committed before it.
+    reversed_kind = _check_reversal(connection, village_id, reverses_id)
+    last_at = first[2].astimezone(UTC) if first[2] is not None else None
+    plan = _plan(
+        village_id=village_id,
+        kind=kind,
+        lines=lines,
+        accounts={r[6]: (r[5], r[7], r[8], r[9]) for r in rows if r[5] is not None},
+        reversed_kind=reversed_kind,
+        chain=(first[0], first[1], last_at),
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        reverses_id=reverses_id,
+        **fields,
+    )
+    try:
+        transaction_id = connection.exec_driver_sql(
+            _PG_WRITE,
+            {
+                **plan.values,
+                "account_ids": [e[0] for e in plan.entries],
+                "amounts": [e[1] for e in plan.entries],
+                "balances": [e[2] for e in plan.entries],
+                "earned": plan.earned,
+            },
+        ).scalar()
+    except IntegrityError as exc:
+        raise _key_reused() from exc
+    if transaction_id is None:
+        # The key was committed (in this village while we waited for the head, or in another one)
+        # after the first statement's snapshot: nothing was written; answer as for a known key.
+        known = connection.execute(_FIND_KEY, {"key": idempotency_key}).one()
+        return _known(known[0], request_hash, known[1])
+    return _loaded(transaction_id, plan.values)
+
+
+def _post_sqlite(
+    *,
+    village_id: int,
+    kind: str,
+    lines: dict[str, int],
+    idempotency_key: str,
+    request_hash: str,
+    reverses_id: int | None,
+    **fields: Any,
+) -> Transaction:
+    """SQLite: BEGIN IMMEDIATE already holds the whole database, so plain statements in any order."""
+    seq, prev_hash, last_at = _lock_chain(village_id)
+    connection = db.session.connection()
+    existing = connection.execute(_FIND_KEY, {"key": idempotency_key}).one_or_none()
+    if existing is not None:
+        return _known(existing[0], request_hash, existing[1])
+    reversed_kind = _check_reversal(connection, village_id, reverses_id)
+    accounts = {
+        row[1]: (row[0], row[2], row[3], row[4])
+        for row in connection.execute(_READ_ACCOUNTS, {"keys": list(lines)})
+    }
+    plan = _plan(
+        village_id=village_id,
+        kind=kind,
+        lines=lines,
+        accounts=accounts,
+        reversed_kind=reversed_kind,
+        chain=(seq, prev_hash, last_at),
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        reverses_id=reverses_id,
+        **fields,
+    )
+    try:
+        transaction_id = connection.execute(_INSERT_TRANSACTION, plan.values).scalar_one()
+    except IntegrityError as exc:
+        raise _key_reused() from exc
+    connection.execute(
+        _INSERT_ENTRIES,
+        [
+            {"transaction_id": transaction_id, "account_id": a, "amount": m, "balance_after": b}
+            for a, m, b in plan.entries
+        ],
+    )
+    connection.execute(
+        _UPDATE_ACCOUNTS,
+        [
+            {"_id": a, "_balance": b, "_earned": e}
+            for (a, _m, b), e in zip(plan.entries, plan.earned, strict=True)
+        ],
+    )
+    connection.execute(
+        _UPDATE_CHAIN,
+        {"_village_id": village_id, "_seq": plan.values["seq"], "_hash": plan.values["hash"],
+         "_at": plan.values["created_at"]},
+    )  # fmt: skip
+    return _loaded(transaction_id, plan.values)
 
 
 def award(
