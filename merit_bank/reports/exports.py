@@ -28,7 +28,7 @@ from ..labels import council_label
 from ..ledger.models import Account, Entry, Transaction
 from ..villages.models import Village, VillageGroup
 from .periods import Period, zone
-from .services import _orig, _t, point_class
+from .services import _t, analytic_reads, point_class
 
 FORMATS = ("csv", "xlsx")
 HEADER_MODES = ("labels", "keys", "both")
@@ -79,6 +79,7 @@ class Export:
 
 def stream(query, batch: int = BATCH) -> Iterator[Any]:
     """Rows of a large query without holding them all (a server-side cursor on PostgreSQL)."""
+    analytic_reads()
     result = db.session.connection().execution_options(stream_results=True, yield_per=batch).execute(query)
     for partition in result.partitions(batch):
         yield from partition
@@ -253,7 +254,6 @@ def _balance_rows(village_ids: Sequence[int] | None, period: Period | None) -> I
         )
         .select_from(e)
         .join(_t, _t.c.id == e.c.transaction_id)
-        .outerjoin(_orig, _orig.c.id == _t.c.reverses_id)
         .where(*_where_villages(_t.c.village_id, village_ids), *_where_period(_t.c.created_at, period))
         .group_by(e.c.account_id)
         .subquery("in_period")
