@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
+import psycopg
 from flask import has_request_context
 from flask_babel import gettext
-from sqlalchemy import and_, bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 
 from ..database import is_sqlite, transaction, utcnow
@@ -228,57 +229,107 @@ _UPDATE_CHAIN = (
 )
 
 
-# PostgreSQL posts in two statements under the chain lock (then the commit), because the lock is held
-# from the first statement to the commit and every round trip in between lengthens the queue behind it.
-# 1. _PG_LOCK_AND_READ locks the chain head, then the accounts in id order (that order is the ledger's
-#    lock order: chain head first, accounts by ascending id), and looks up the idempotency key. The
-#    accounts CTE depends on the chain CTE through EXISTS (an InitPlan), so the head is locked before any
-#    account. FOR UPDATE returns the newest committed version of each locked row even though the
-#    statement's snapshot predates the wait (READ COMMITTED re-reads locked rows), so balances are
-#    current. The key lookup is not locked and may miss a key committed while this statement waited for
-#    the head; the write below catches that case.
-# 2. _PG_WRITE inserts the transaction (ON CONFLICT on the key does nothing), its entries, the new
-#    balances and the new head in one statement; every part but the first depends on the inserted row,
-#    so when the key turned out to be taken nothing is written and the key is looked up again.
-_PG_LOCK_AND_READ = """
+# PostgreSQL posts in ONE statement under the chain lock, then commits: the lock is held from that
+# statement to the commit, and every client round trip in between lengthens the queue behind it (with
+# several workers on few cores, each one also waits for the client process to be scheduled again).
+# _PG_POST, in order:
+# - locks the chain head, then the accounts in id order. That is the ledger's lock order: chain head
+#   first, accounts by ascending id. The accounts CTE depends on the chain CTE through EXISTS (an
+#   InitPlan), so the head is locked before any account. FOR UPDATE returns the newest committed version
+#   of each locked row although the statement's snapshot predates the wait (READ COMMITTED re-reads
+#   locked rows), so the balances and the head are current, and so are the UPDATEs below.
+# - looks up the idempotency key and the reversed transaction. These reads are not locked and may miss a
+#   key or a reversal committed while the statement waited for the head; ON CONFLICT DO NOTHING (every
+#   unique index) then writes nothing, and Python looks again with a fresh snapshot.
+# - checks what Python's _plan checks (accounts found, in the village, overdraft policy); if any check
+#   fails nothing is written and _plan, run on the rows returned, raises the proper error.
+# - builds the canonical encoding of docs/ledger.md and its SHA-256, inserts the transaction, its
+#   entries, the new balances and the new head. PostgreSQL's to_json escapes strings exactly as Python's
+#   json.dumps(ensure_ascii=False) does; even so Python recomputes the hash with hashing.py from the
+#   returned rows before the commit and refuses to commit if the two differ (see _post_postgresql).
+_PG_POST = """
 WITH chain AS MATERIALIZED (
     SELECT seq, head_hash, last_at FROM ledger_chains WHERE village_id = %(village_id)s FOR UPDATE
 ), accounts AS MATERIALIZED (
     SELECT id, key, kind, village_id, balance FROM ledger_accounts
     WHERE key = ANY(%(keys)s::text[]) AND EXISTS (SELECT FROM chain)
     ORDER BY id FOR UPDATE
-)
-SELECT chain.seq, chain.head_hash, chain.last_at, known.id, known.request_hash,
-       accounts.id, accounts.key, accounts.kind, accounts.village_id, accounts.balance
-FROM chain
-LEFT JOIN ledger_transactions AS known ON known.idempotency_key = %(key)s
-LEFT JOIN accounts ON true
-"""
-_PG_WRITE = """
-WITH tx AS (
+), known AS MATERIALIZED (
+    SELECT id, request_hash FROM ledger_transactions WHERE idempotency_key = %(idempotency_key)s::text
+), original AS MATERIALIZED (
+    SELECT o.kind, o.village_id, EXISTS (SELECT FROM ledger_transactions r WHERE r.reverses_id = o.id)
+        AS reversed
+    FROM ledger_transactions o WHERE o.id = %(reverses_id)s::int
+), lines AS MATERIALIZED (
+    SELECT l.n, a.id AS account_id, a.kind, a.village_id, l.amount, a.balance + l.amount AS balance_after,
+        CASE WHEN a.kind = 'household' AND (%(kind)s::text = 'award' OR (%(kind)s::text = 'reversal'
+            AND (SELECT kind FROM original) = 'award')) THEN l.amount ELSE 0 END AS earned
+    FROM unnest(%(keys)s::text[], %(amounts)s::bigint[]) WITH ORDINALITY AS l(key, amount, n)
+    JOIN accounts a ON a.key = l.key
+), posting AS MATERIALIZED (
+    SELECT chain.seq + 1 AS seq, chain.head_hash AS prev_hash,
+        GREATEST(%(now)s::timestamptz, chain.last_at) AS created_at
+    FROM chain
+    WHERE NOT EXISTS (SELECT FROM known)
+        AND (%(reverses_id)s::int IS NULL OR EXISTS (SELECT FROM original
+            WHERE village_id = %(village_id)s AND kind <> 'reversal' AND NOT reversed))
+        AND (SELECT count(*) FROM lines) = cardinality(%(keys)s::text[])
+        AND NOT EXISTS (SELECT FROM lines WHERE village_id <> %(village_id)s
+            OR (kind = 'household' AND amount < 0 AND balance_after < 0 AND NOT %(may_go_negative)s))
+), hashed AS MATERIALIZED (
+    SELECT p.seq, p.prev_hash, p.created_at, encode(sha256(convert_to(
+        '{"actor_id":' || coalesce(%(actor_id)s::bigint::text, 'null')
+        || ',"created_at":"' || to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+        || '","entries":[' || (SELECT string_agg('[' || account_id || ',' || amount || ',' || balance_after
+            || ']', ',' ORDER BY account_id) FROM lines)
+        || '],"idempotency_key":' || to_json(%(idempotency_key)s::text)::text
+        || ',"kind":' || to_json(%(kind)s::text)::text
+        || ',"memo":' || to_json(%(memo)s::text)::text
+        || ',"prev_hash":' || to_json(p.prev_hash::text)::text
+        || ',"reverses_id":' || coalesce(%(reverses_id)s::bigint::text, 'null')
+        || ',"rule_id":' || coalesce(%(rule_id)s::bigint::text, 'null')
+        || ',"rule_version":' || coalesce(%(rule_version)s::bigint::text, 'null')
+        || ',"seq":' || p.seq
+        || ',"v":1,"village_id":' || %(village_id)s::bigint || '}', 'UTF8')), 'hex') AS hash
+    FROM posting p
+), tx AS (
     INSERT INTO ledger_transactions (village_id, seq, kind, idempotency_key, request_hash, actor_id,
         rule_id, rule_version, reverses_id, memo, created_at, prev_hash, hash)
-    VALUES (%(village_id)s, %(seq)s, %(kind)s, %(idempotency_key)s, %(request_hash)s, %(actor_id)s,
-        %(rule_id)s, %(rule_version)s, %(reverses_id)s, %(memo)s, %(created_at)s, %(prev_hash)s, %(hash)s)
-    ON CONFLICT (idempotency_key) DO NOTHING
-    RETURNING id
+    SELECT %(village_id)s, h.seq, %(kind)s, %(idempotency_key)s, %(request_hash)s, %(actor_id)s,
+        %(rule_id)s, %(rule_version)s, %(reverses_id)s, %(memo)s, h.created_at, h.prev_hash, h.hash
+    FROM hashed h
+    ON CONFLICT DO NOTHING
+    RETURNING id, seq, created_at, hash
 ), new_entries AS (
     INSERT INTO ledger_entries (transaction_id, account_id, amount, balance_after)
-    SELECT tx.id, e.account_id, e.amount, e.balance_after
-    FROM tx, unnest(%(account_ids)s::int[], %(amounts)s::bigint[], %(balances)s::bigint[])
-        WITH ORDINALITY AS e(account_id, amount, balance_after, n)
-    ORDER BY e.n
+    SELECT tx.id, l.account_id, l.amount, l.balance_after FROM tx, lines l ORDER BY l.n
 ), new_balances AS (
-    UPDATE ledger_accounts SET balance = e.balance_after, earned_total = earned_total + e.earned
-    FROM tx, unnest(%(account_ids)s::int[], %(balances)s::bigint[], %(earned)s::bigint[])
-        AS e(account_id, balance_after, earned)
-    WHERE ledger_accounts.id = e.account_id
+    UPDATE ledger_accounts SET balance = l.balance_after, earned_total = earned_total + l.earned
+    FROM tx, lines l WHERE ledger_accounts.id = l.account_id
 ), new_head AS (
-    UPDATE ledger_chains SET seq = %(seq)s, head_hash = %(hash)s, last_at = %(created_at)s
+    UPDATE ledger_chains SET seq = tx.seq, head_hash = tx.hash, last_at = tx.created_at
     FROM tx WHERE ledger_chains.village_id = %(village_id)s
 )
-SELECT id FROM tx
+SELECT chain.seq, chain.head_hash, chain.last_at, known.id, known.request_hash,
+    accounts.id, accounts.key, accounts.kind, accounts.village_id, accounts.balance,
+    (SELECT kind FROM original), tx.id, tx.seq, tx.created_at, tx.hash
+FROM chain
+LEFT JOIN known ON true
+LEFT JOIN accounts ON true
+LEFT JOIN tx ON true
 """
+
+
+def _pg_rows(connection: Connection, sql: str, params: dict[str, Any]) -> list[tuple]:
+    """Run a posting statement straight on the session's psycopg connection, prepared on the server.
+
+    Under the chain lock every bit of client work lengthens the queue, so these two statements skip
+    SQLAlchemy's execution layer; errors still surface as SQLAlchemy's (IntegrityError and so on).
+    """
+    try:
+        return connection.connection.driver_connection.execute(sql, params, prepare=True).fetchall()
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, psycopg.Error, dialect=connection.dialect) from exc
 
 
 def _lock_chain(village_id: int) -> tuple[int, str, datetime | None]:
@@ -334,7 +385,7 @@ def post(
             }
         )
     with transaction():
-        return _post_locked(
+        result = _post_locked(
             village_id=village_id,
             kind=kind,
             lines=merged,
@@ -346,6 +397,11 @@ def post(
             reverses_id=reverses_id,
             request_hash=request_hash,
         )
+    if isinstance(result, Transaction):
+        return result
+    # The new row enters the session only now, outside the chain lock when this call committed alone
+    # (and, added after that commit, it is not expired, so reading it costs no query).
+    return _loaded(*result)
 
 
 def _key_reused() -> DomainError:
@@ -394,6 +450,7 @@ def _plan(
     accounts: dict[str, tuple[int, str, int, int]],  # key -> (id, kind, village_id, balance)
     reversed_kind: str | None,
     chain: tuple[int, str, datetime | None],
+    now: datetime,
     idempotency_key: str,
     actor_id: int | None,
     memo: str,
@@ -435,7 +492,6 @@ def _plan(
 
     seq, prev_hash, last_at = chain
     # created_at never runs backwards within a chain, even if the clock does.
-    now = utcnow()
     created_at = now if last_at is None or now > last_at else last_at
     seq += 1
     digest = transaction_hash(
@@ -478,8 +534,11 @@ def _loaded(transaction_id: int, values: dict[str, Any]) -> Transaction:
     return tx
 
 
-def _post_locked(**posting: Any) -> Transaction:
-    """Lock the village's chain, check, compute and write one posting (see the two paths below)."""
+def _post_locked(**posting: Any) -> Transaction | tuple[int, dict[str, Any]]:
+    """Lock the village's chain, check, compute and write one posting (see the two paths below).
+
+    Returns the known transaction for a repeated idempotency key, else the new row's (id, values).
+    """
     if is_sqlite():
         return _post_sqlite(**posting)
     return _post_postgresql(**posting)
@@ -493,52 +552,79 @@ def _post_postgresql(
     idempotency_key: str,
     request_hash: str,
     reverses_id: int | None,
-    **fields: Any,
-) -> Transaction:
-    """Two statements under the chain lock: lock-and-read, then write-everything (see _PG_WRITE)."""
+    actor_id: int | None,
+    memo: str,
+    rule_id: int | None,
+    rule_version: int | None,
+) -> Transaction | tuple[int, dict[str, Any]]:
+    """One statement under the chain lock (_PG_POST), checked against _plan before the commit."""
     connection = db.session.connection()
-    rows = connection.exec_driver_sql(
-        _PG_LOCK_AND_READ, {"village_id": village_id, "keys": list(lines), "key": idempotency_key}
-    ).all()
+    now = utcnow()
+    rows = _pg_rows(
+        connection,
+        _PG_POST,
+        {
+            "village_id": village_id,
+            "kind": kind,
+            "keys": list(lines),
+            "amounts": list(lines.values()),
+            "idempotency_key": idempotency_key,
+            "request_hash": request_hash,
+            "reverses_id": reverses_id,
+            "actor_id": actor_id,
+            "memo": memo,
+            "rule_id": rule_id,
+            "rule_version": rule_version,
+            "now": now,
+            "may_go_negative": HOUSEHOLD_MAY_GO_NEGATIVE[kind],
+        },
+    )
     if not rows:
         raise NotFound("ledger-not-open", _("This village has no ledger yet."))
     first = rows[0]
     if first[3] is not None:
         return _known(first[3], request_hash, first[4])
-    # Run after the lock, so with a snapshot that sees every reversal committed before it.
-    reversed_kind = _check_reversal(connection, village_id, reverses_id)
+    written = first[11] is not None
+    if not written:
+        # Nothing was written. Say why in the order the checks have always been made, each with a
+        # fresh snapshot: a reversal that may not be posted, then _plan's account and policy checks.
+        _check_reversal(connection, village_id, reverses_id)
     last_at = first[2].astimezone(UTC) if first[2] is not None else None
     plan = _plan(
         village_id=village_id,
         kind=kind,
         lines=lines,
         accounts={r[6]: (r[5], r[7], r[8], r[9]) for r in rows if r[5] is not None},
-        reversed_kind=reversed_kind,
+        reversed_kind=first[10],
         chain=(first[0], first[1], last_at),
+        now=now,
         idempotency_key=idempotency_key,
         request_hash=request_hash,
         reverses_id=reverses_id,
-        **fields,
+        actor_id=actor_id,
+        memo=memo,
+        rule_id=rule_id,
+        rule_version=rule_version,
     )
-    try:
-        transaction_id = connection.exec_driver_sql(
-            _PG_WRITE,
-            {
-                **plan.values,
-                "account_ids": [e[0] for e in plan.entries],
-                "amounts": [e[1] for e in plan.entries],
-                "balances": [e[2] for e in plan.entries],
-                "earned": plan.earned,
-            },
-        ).scalar()
-    except IntegrityError as exc:
-        raise _key_reused() from exc
-    if transaction_id is None:
-        # The key was committed (in this village while we waited for the head, or in another one)
-        # after the first statement's snapshot: nothing was written; answer as for a known key.
-        known = connection.execute(_FIND_KEY, {"key": idempotency_key}).one()
+    if not written:
+        # Every check passes, so a unique index refused the row: the key was committed after the
+        # statement's snapshot was taken (here while it waited for the head, or in another village).
+        known = connection.execute(_FIND_KEY, {"key": idempotency_key}).one_or_none()
+        if known is None:
+            raise RuntimeError(f"ledger: posting {idempotency_key!r} was refused for no known reason")
         return _known(known[0], request_hash, known[1])
-    return _loaded(transaction_id, plan.values)
+    values = plan.values
+    if (first[12], first[13].astimezone(UTC), first[14]) != (
+        values["seq"],
+        values["created_at"],
+        values["hash"],
+    ):
+        # Raising rolls the posting back: a hash the documented encoding does not reproduce never commits.
+        raise RuntimeError(
+            f"ledger: PostgreSQL's posting (seq {first[12]}, hash {first[14]}) differs from hashing.py's "
+            f"(seq {values['seq']}, hash {values['hash']})"
+        )
+    return first[11], values
 
 
 def _post_sqlite(
@@ -550,7 +636,7 @@ def _post_sqlite(
     request_hash: str,
     reverses_id: int | None,
     **fields: Any,
-) -> Transaction:
+) -> Transaction | tuple[int, dict[str, Any]]:
     """SQLite: BEGIN IMMEDIATE already holds the whole database, so plain statements in any order."""
     seq, prev_hash, last_at = _lock_chain(village_id)
     connection = db.session.connection()
@@ -569,6 +655,7 @@ def _post_sqlite(
         accounts=accounts,
         reversed_kind=reversed_kind,
         chain=(seq, prev_hash, last_at),
+        now=utcnow(),
         idempotency_key=idempotency_key,
         request_hash=request_hash,
         reverses_id=reverses_id,
@@ -597,7 +684,7 @@ def _post_sqlite(
         {"_village_id": village_id, "_seq": plan.values["seq"], "_hash": plan.values["hash"],
          "_at": plan.values["created_at"]},
     )  # fmt: skip
-    return _loaded(transaction_id, plan.values)
+    return transaction_id, plan.values
 
 
 def award(
