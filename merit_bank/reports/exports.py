@@ -80,7 +80,8 @@ class Export:
 def stream(query, batch: int = BATCH) -> Iterator[Any]:
     """Rows of a large query without holding them all (a server-side cursor on PostgreSQL)."""
     analytic_reads()
-    result = db.session.connection().execution_options(stream_results=True, yield_per=batch).execute(query)
+    # Options on the statement, not the connection: the session's connection must not stay streaming.
+    result = db.session.execute(query.execution_options(stream_results=True, yield_per=batch))
     for partition in result.partitions(batch):
         yield from partition
 
@@ -242,39 +243,40 @@ def _balance_rows(village_ids: Sequence[int] | None, period: Period | None) -> I
     e = Entry.__table__.alias("pe")
     a = Account.__table__.alias("a")
     h = Household.__table__.alias("h")
-    g = VillageGroup.__table__.alias("g")
-    cls = point_class()
-    in_period = (
-        select(
-            e.c.account_id,
-            func.sum(case((cls == "earn", e.c.amount), else_=0)).label("earned"),
-            func.sum(case((cls == "deduct", e.c.amount), else_=0)).label("deducted"),
-            func.sum(case((cls == "spend", e.c.amount), else_=0)).label("spent"),
-            func.sum(case((cls == "other", e.c.amount), else_=0)).label("other"),
-        )
+    # Each entry's class computed once, then summed per account (not once per sum).
+    classified = (
+        select(e.c.account_id, e.c.amount, point_class().label("cls"))
         .select_from(e)
         .join(_t, _t.c.id == e.c.transaction_id)
         .where(*_where_villages(_t.c.village_id, village_ids), *_where_period(_t.c.created_at, period))
-        .group_by(e.c.account_id)
+        .subquery("classified")
+    )
+    in_period = (
+        select(
+            classified.c.account_id,
+            *(
+                func.sum(case((classified.c.cls == cls, classified.c.amount), else_=0)).label(cls)
+                for cls in ("earn", "deduct", "spend", "other")
+            ),
+        )
+        .group_by(classified.c.account_id)
         .subquery("in_period")
     )
-    columns: list[Any] = [
-        a.c.village_id,
-        g.c.name,
-        h.c.code,
-        h.c.head_name,
-        a.c.balance,
-        a.c.earned_total,
-        func.coalesce(in_period.c.earned, 0),
-        func.coalesce(in_period.c.deducted, 0),
-        func.coalesce(in_period.c.spent, 0),
-        func.coalesce(in_period.c.other, 0),
-    ]
     query = (
-        select(*columns)
+        select(
+            a.c.village_id,
+            h.c.group_id,
+            h.c.code,
+            h.c.head_name,
+            a.c.balance,
+            a.c.earned_total,
+            func.coalesce(in_period.c.earn, 0),
+            func.coalesce(in_period.c.deduct, 0),
+            func.coalesce(in_period.c.spend, 0),
+            func.coalesce(in_period.c.other, 0),
+        )
         .select_from(a)
         .join(h, h.c.id == a.c.household_id)
-        .outerjoin(g, g.c.id == h.c.group_id)
         .outerjoin(in_period, in_period.c.account_id == a.c.id)
     )
     if period is not None:
@@ -294,16 +296,21 @@ def _balance_rows(village_ids: Sequence[int] | None, period: Period | None) -> I
     else:
         query = query.add_columns(literal(0))
     query = query.where(a.c.kind == "household", *_where_villages(a.c.village_id, village_ids)).order_by(
-        a.c.village_id, g.c.name, h.c.code
+        a.c.village_id, h.c.group_id, h.c.code
     )
     villages = _villages(village_ids)
+    # Group names from a small dict: joining them row by row made PostgreSQL loop over every group.
+    groups_query = select(VillageGroup.id, VillageGroup.name)
+    if village_ids is not None:
+        groups_query = groups_query.where(VillageGroup.village_id.in_(list(village_ids)))
+    groups = dict(db.session.execute(groups_query).all())
     for r in stream(query):
         earned, deducted, spent, other, after_total = (int(v) for v in r[6:11])
         closing = int(r[4]) - after_total
         opening = closing - earned - deducted - spent - other
         yield (
             villages.get(r[0], ""),
-            r[1] or "",
+            groups.get(r[1], ""),
             r[2],
             r[3],
             opening,
