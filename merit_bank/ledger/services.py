@@ -233,9 +233,15 @@ _UPDATE_CHAIN = (
 # statement to the commit, and every client round trip in between lengthens the queue behind it (with
 # several workers on few cores, each one also waits for the client process to be scheduled again).
 # _PG_POST, in order:
-# - locks the chain head, then the accounts in id order. That is the ledger's lock order: chain head
-#   first, accounts by ascending id. The accounts CTE depends on the chain CTE through EXISTS (an
-#   InitPlan), so the head is locked before any account. FOR UPDATE returns the newest committed version
+# - queues for the village on a transaction-scoped advisory lock (key CHAIN_LOCK_CLASS, village_id),
+#   then locks the chain head, then the accounts in id order. That is the ledger's lock order: village
+#   queue, chain head, accounts by ascending id; each CTE depends on the one before through EXISTS (an
+#   InitPlan), so they are taken in that order. The queue exists because a row lock is a poor queue:
+#   every posting writes a new version of the head, and at each commit all the postings waiting for
+#   the old version wake up and race for the new one (on 2 cores that herd costs more CPU than the
+#   posting). The advisory lock is granted in arrival order to one waiter at a time; when it is, the
+#   previous holder has committed, so the head is free. Code that locks the head without the queue
+#   (none does) would still be correct, just not queued. FOR UPDATE returns the newest committed version
 #   of each locked row although the statement's snapshot predates the wait (READ COMMITTED re-reads
 #   locked rows), so the balances and the head are current, and so are the UPDATEs below.
 # - looks up the idempotency key and the reversed transaction. These reads are not locked and may miss a
@@ -247,9 +253,16 @@ _UPDATE_CHAIN = (
 #   entries, the new balances and the new head. PostgreSQL's to_json escapes strings exactly as Python's
 #   json.dumps(ensure_ascii=False) does; even so Python recomputes the hash with hashing.py from the
 #   returned rows before the commit and refuses to commit if the two differ (see _post_postgresql).
+# The first key of the village queue's advisory lock ("LEDG"); the two-key form never meets the one-key
+# locks other domains take (PostgreSQL keeps the two key spaces apart).
+CHAIN_LOCK_CLASS = 0x4C454447
 _PG_POST = """
-WITH chain AS MATERIALIZED (
-    SELECT seq, head_hash, last_at FROM ledger_chains WHERE village_id = %(village_id)s FOR UPDATE
+WITH queue AS MATERIALIZED (
+    SELECT pg_advisory_xact_lock(%(lock_class)s::int, %(village_id)s::int)
+), chain AS MATERIALIZED (
+    SELECT seq, head_hash, last_at FROM ledger_chains
+    WHERE village_id = %(village_id)s AND EXISTS (SELECT FROM queue)
+    FOR UPDATE
 ), accounts AS MATERIALIZED (
     SELECT id, key, kind, village_id, balance FROM ledger_accounts
     WHERE key = ANY(%(keys)s::text[]) AND EXISTS (SELECT FROM chain)
@@ -577,6 +590,7 @@ def _post_postgresql(
             "rule_version": rule_version,
             "now": now,
             "may_go_negative": HOUSEHOLD_MAY_GO_NEGATIVE[kind],
+            "lock_class": CHAIN_LOCK_CLASS,
         },
     )
     if not rows:
