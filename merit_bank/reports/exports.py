@@ -77,9 +77,9 @@ class Export:
 # --- helpers ----------------------------------------------------------------------------------------
 
 
-def stream(query, batch: int = BATCH) -> Iterator[Any]:
+def stream(query, batch: int = BATCH, *, whole_result: bool = False) -> Iterator[Any]:
     """Rows of a large query without holding them all (a server-side cursor on PostgreSQL)."""
-    analytic_reads()
+    analytic_reads(whole_result=whole_result)
     # Options on the statement, not the connection: the session's connection must not stay streaming.
     result = db.session.execute(query.execution_options(stream_results=True, yield_per=batch))
     for partition in result.partitions(batch):
@@ -304,7 +304,7 @@ def _balance_rows(village_ids: Sequence[int] | None, period: Period | None) -> I
     if village_ids is not None:
         groups_query = groups_query.where(VillageGroup.village_id.in_(list(village_ids)))
     groups = dict(db.session.execute(groups_query).all())
-    for r in stream(query):
+    for r in stream(query, whole_result=True):
         earned, deducted, spent, other, after_total = (int(v) for v in r[6:11])
         closing = int(r[4]) - after_total
         opening = closing - earned - deducted - spent - other

@@ -34,18 +34,19 @@ DEFAULT_TOP = 10
 # --- scope ------------------------------------------------------------------------------------------
 
 
-def analytic_reads() -> None:
-    """Prepare the read transaction for report queries on PostgreSQL: no JIT, plans for the whole result.
+def analytic_reads(*, whole_result: bool = False) -> None:
+    """Prepare the read transaction for report queries on PostgreSQL.
 
-    Report queries are estimated as costly (they aggregate months of entries), so PostgreSQL's JIT
-    compiles them, which alone takes ~0.5 s; they run in well under that without it. An export reads
-    its cursor to the end, so it must be planned for total time, not for its first rows (the default
-    for cursors, which picks per-row index loops over an aggregate of the whole ledger). SET LOCAL
-    ends with the transaction.
+    No JIT: report queries are estimated as costly (they aggregate months of entries), so PostgreSQL
+    would compile them, which alone takes ~0.5 s; they run in well under that without it. With
+    `whole_result`, a cursor is planned for its total time rather than its first rows: right for an
+    export that aggregates the whole ledger before its first row (balances), wrong for one that can
+    start streaming at once (the ledger). SET LOCAL ends with the transaction.
     """
     if not is_sqlite():
         db.session.execute(text("SET LOCAL jit = off"))
-        db.session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
+        if whole_result:
+            db.session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
 
 
 def report_village(actor: User, village_id: int | None) -> Village:
