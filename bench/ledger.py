@@ -439,8 +439,12 @@ def machine() -> str:
     )
 
 
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def bench_database(kind: str, args) -> dict:
-    print(f"\n== {kind} ==", flush=True)
+    print(f"\n== {kind} == ({load()})", flush=True)
     tmp = tempfile.mkdtemp(prefix="mb-bench-")
     if kind == "sqlite":
         url = f"sqlite:///{tmp}/bench.sqlite3"
@@ -476,6 +480,7 @@ def bench_database(kind: str, args) -> dict:
         print(f"verification of {entries:,} entries ({result.get('transactions')} transactions): "
               f"{seconds:.1f} s, ok={result['ok']} ({per_million:.1f} s/million)", flush=True)  # fmt: skip
         assert result["ok"], result
+        print(f"({load()})", flush=True)
     finally:
         with app.app_context():
             db.engine.dispose()
@@ -505,7 +510,7 @@ def main() -> None:
     for kind in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
         results[kind] = bench_database(kind, args)
     if "postgresql" in results and not args.no_hordak:
-        print("\n== django-hordak on the same PostgreSQL ==", flush=True)
+        print(f"\n== django-hordak on the same PostgreSQL == ({load()})", flush=True)
         pg_exec("DROP DATABASE IF EXISTS hordak_bench WITH (FORCE)")
         pg_exec("CREATE DATABASE hordak_bench")
         try:
@@ -517,6 +522,7 @@ def main() -> None:
             print(f"hordak postings/s, {threads} thread(s): {theirs[threads]:,.0f}; ours/theirs: "
                   f"one village {ours[('post', threads, False)] / theirs[threads]:.2f}x, "
                   f"spread {ours[('post', threads, True)] / theirs[threads]:.2f}x", flush=True)  # fmt: skip
+        print(f"({load()})", flush=True)
 
 
 if __name__ == "__main__":
