@@ -1,13 +1,15 @@
 """The ledger's service functions: every point that moves goes through `post()`.
 
-How a posting stays correct under concurrency (see docs/ledger.md):
+How a posting stays correct under concurrency (see docs/ledger.md, "Concurrency"):
 - It runs inside `database.transaction()`, so it joins a caller's transaction or commits on its own.
-- It first locks its village's chain head (SELECT ... FOR UPDATE on PostgreSQL; on SQLite the whole
-  database is already locked by BEGIN IMMEDIATE). Every account belongs to one village and every posting
-  takes its village's head, so within a village postings are serialized on that one row and nothing else;
-  different villages append in parallel.
+- It first takes its village's lock: on PostgreSQL an advisory lock (the queue) and then the chain head
+  FOR UPDATE; on SQLite the whole database is already locked by BEGIN IMMEDIATE. Every account belongs to
+  one village and every posting takes its village's lock, so within a village postings are serialized and
+  different villages append in parallel. Lock order: village queue, chain head, accounts by ascending id.
 - Under that lock it checks the idempotency key, reads and row-locks the accounts, applies the overdraft
-  policy, and writes the transaction, its entries, the new cached balances and the new chain head.
+  policy, and writes the transaction, its entries, the new cached balances and the new chain head: on
+  SQLite statement by statement, on PostgreSQL in one statement whose result Python checks (the hash
+  included) before the commit.
 """
 
 from __future__ import annotations
