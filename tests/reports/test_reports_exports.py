@@ -9,11 +9,11 @@ from datetime import date
 
 import pytest
 from openpyxl import load_workbook
-from report_helpers import ledger_figures
 
 from merit_bank.extensions import db
 from merit_bank.ledger.models import Account, Entry, Transaction
 from merit_bank.reports.exports import EXPORTS
+from tests.reports.report_helpers import ledger_figures
 
 
 def _csv(response) -> list[list[str]]:

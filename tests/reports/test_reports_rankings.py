@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from report_helpers import ledger_figures
-
 from merit_bank.auth.models import User
 from merit_bank.extensions import db
 from merit_bank.ledger.models import Account
 from merit_bank.reports import services
 from merit_bank.reports.periods import Period, month_period
+from tests.reports.report_helpers import ledger_figures
 
 
 def _ranking(app, user_id, village_id, period, group_id=None):
