@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 
 from merit_bank import create_app
 from merit_bank.extensions import db
+from tests.browser_support import CHROMIUM_ARGS, LiveServer, serve
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASES = [d for d in os.environ.get("TEST_DATABASES", "sqlite,postgresql").split(",") if d]
@@ -127,6 +128,46 @@ def client(app) -> FlaskClient:
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def live_server(sqlite_url, tmp_path) -> Iterator[LiveServer]:
+    """The app served over HTTP on a fresh SQLite database, for browser tests."""
+    app = make_app(sqlite_url, UPLOAD_FOLDER=str(tmp_path / "uploads"))
+    with serve(app) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    """One Playwright per test process: a second sync_playwright() inside the first is refused."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance, chromium_path):
+    browser = playwright_instance.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def browser_page(browser):
+    """A phone-sized page (360x740, touch) in a fresh browser context."""
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
 
 
 @pytest.fixture(scope="session")

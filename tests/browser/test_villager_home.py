@@ -10,7 +10,7 @@ from merit_bank.demo import VILLAGER_PIN, seed_demo
 from merit_bank.extensions import db
 from merit_bank.households import services as household_services
 from merit_bank.households.models import Household
-from tests.browser.conftest import login
+from tests.browser_support import login
 
 pytestmark = pytest.mark.browser
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-# The browser fixtures (a live server, Debian's chromium) live with the lead's browser tests.
-from tests.browser.conftest import browser, browser_page, live_server, playwright_instance  # noqa: F401
 from tests.claims.claim_helpers import World, make_world
 
 

@@ -12,7 +12,7 @@ from merit_bank.claims import services as claim_services
 from merit_bank.extensions import db
 from merit_bank.rules import services as rule_services
 from merit_bank.villages.models import Village
-from tests.browser.conftest import login
+from tests.browser_support import login
 from tests.factories import PASSWORD, PIN, make_household, make_user, make_village, make_villager, root_admin
 
 pytestmark = pytest.mark.browser

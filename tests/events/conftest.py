@@ -19,9 +19,3 @@ def clock(monkeypatch) -> Clock:
 @pytest.fixture
 def world(app, client, clock) -> World:
     return make_world(app, client)
-
-
-# The browser fixtures (live server, Debian chromium) live with the lead's browser tests.
-from tests.browser.conftest import browser, browser_page, live_server, playwright_instance  # noqa: E402
-
-__all__ = ["browser", "browser_page", "clock", "live_server", "playwright_instance", "world"]

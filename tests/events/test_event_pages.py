@@ -91,7 +91,8 @@ def test_the_landing_page_explains_refusals_in_plain_words(client, world, clock)
     clock.advance(hours=3)
     ended = client.post(f"/c/{token}", data={"csrf_token": csrf_of(page)})
     assert ended.status_code == 409
-    assert "ended" in ended.get_data(as_text=True)
+    assert 'data-outcome="event-not-open"' in ended.get_data(as_text=True)
+    assert "活动已结束" in ended.get_data(as_text=True)  # in plain words, in the villager's language
 
 
 def test_an_hour_based_event_offers_check_out_on_the_second_scan(client, world, clock):

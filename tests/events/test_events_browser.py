@@ -15,7 +15,7 @@ from merit_bank.database import utcnow
 from merit_bank.events import tokens
 from merit_bank.events.models import Checkin
 from merit_bank.extensions import db
-from tests.browser.conftest import login
+from tests.browser_support import login
 from tests.events.event_helpers import make_world
 from tests.factories import PASSWORD, PIN
 

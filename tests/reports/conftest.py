@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-# The browser fixtures (live server, Debian chromium) live with the lead's browser tests.
-from tests.browser.conftest import browser, browser_page, live_server, playwright_instance
 from tests.reports.report_helpers import RWorld, make_rworld, post_story
-
-__all__ = ["browser", "browser_page", "live_server", "playwright_instance", "rworld", "story"]
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from merit_bank.auth.models import User
 from merit_bank.extensions import db
 from merit_bank.households import services as household_services
 from merit_bank.ledger import services as ledger
-from tests.browser.conftest import login
+from tests.browser_support import login
 from tests.factories import PASSWORD, make_household, make_user, make_village
 
 pytestmark = pytest.mark.browser

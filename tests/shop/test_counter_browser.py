@@ -7,14 +7,10 @@ PNG, so the page's own decoder (BarcodeDetector where present, else the vendored
 from __future__ import annotations
 
 import io
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from werkzeug.serving import make_server
 
 from merit_bank.auth.models import User
 from merit_bank.extensions import db
@@ -22,35 +18,11 @@ from merit_bank.households import services as household_services
 from merit_bank.households.models import Household
 from merit_bank.qr import qr_png
 from merit_bank.shop.models import Redemption
-from tests.conftest import make_app
+from tests.browser_support import CHROMIUM_ARGS, LiveServer
 from tests.factories import PASSWORD
 from tests.shop.shop_helpers import balance, build_world, stock
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@dataclass
-class Server:
-    url: str
-    app: object
-
-
-@pytest.fixture
-def server(sqlite_url, tmp_path) -> Iterator[Server]:
-    """The app over real HTTP on a fresh SQLite database."""
-    app = make_app(sqlite_url, UPLOAD_FOLDER=str(tmp_path / "uploads"))
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Server(f"http://127.0.0.1:{httpd.server_port}", app)
-    finally:
-        httpd.shutdown()
-        thread.join(timeout=10)
-        with app.app_context():
-            db.engine.dispose()
 
 
 def write_y4m(card_png: bytes, path: Path, width: int = 640, height: int = 480, frames: int = 3) -> None:
@@ -100,7 +72,7 @@ def _login(page, base_url: str, username: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
-def _setup(server: Server):
+def _setup(server: LiveServer):
     app = server.app
     world = build_world(app, households=2, points=200)
     household = world.households[0]
@@ -115,91 +87,89 @@ def _redemptions(app) -> list[Redemption]:
         return list(db.session.query(Redemption).all())
 
 
-def test_scan_a_card_redeem_two_items_double_tap_and_print(server, chromium_path, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_scan_a_card_redeem_two_items_double_tap_and_print(
+    live_server, playwright_instance, chromium_path, tmp_path
+):
+    server = live_server
     world, household, token, keeper = _setup(server)
     video = tmp_path / "card.y4m"
     write_y4m(qr_png(token), video)
-    with sync_playwright() as playwright:
-        browser = _launch(playwright, chromium_path, video)
-        try:
-            page = _page(browser, server.url)
-            _login(page, server.url, keeper)
-            page.goto(f"{server.url}/shop/{world.shop_id}/counter")
-            page.click("[data-testid=scan]")
-            page.wait_for_selector("[data-testid=customer]", state="visible")
-            assert page.text_content("#c-name") == "户主0"
-            assert page.text_content("[data-testid=c-balance]") == "200"
+    # Its own browser: the fake camera is a launch flag, so the shared one cannot be used.
+    browser = _launch(playwright_instance, chromium_path, video)
+    try:
+        page = _page(browser, server.url)
+        _login(page, server.url, keeper)
+        page.goto(f"{server.url}/shop/{world.shop_id}/counter")
+        page.click("[data-testid=scan]")
+        page.wait_for_selector("[data-testid=customer]", state="visible")
+        assert page.text_content("#c-name") == "户主0"
+        assert page.text_content("[data-testid=c-balance]") == "200"
 
-            page.click(f"[data-testid=item-{world.items['大米']}]")
-            page.click(f"[data-testid=item-{world.items['食盐']}]")
-            page.click(f"[data-testid=item-{world.items['食盐']}]")
-            assert page.text_content("[data-testid=total]") == str(30 + 2 * 5)
+        page.click(f"[data-testid=item-{world.items['大米']}]")
+        page.click(f"[data-testid=item-{world.items['食盐']}]")
+        page.click(f"[data-testid=item-{world.items['食盐']}]")
+        assert page.text_content("[data-testid=total]") == str(30 + 2 * 5)
 
-            page.dblclick("[data-testid=confirm]")
-            page.wait_for_url(f"{server.url}/shop/receipts/*")
-            page.wait_for_load_state("networkidle")
+        page.dblclick("[data-testid=confirm]")
+        page.wait_for_url(f"{server.url}/shop/receipts/*")
+        page.wait_for_load_state("networkidle")
 
-            made = _redemptions(server.app)
-            assert len(made) == 1 and made[0].total_points == 40
-            assert balance(server.app, household["id"]) == 160
-            assert stock(server.app, world.items["食盐"]) == 98
-            assert page.text_content("[data-testid=receipt-total]") == "40"
-            assert page.text_content("[data-testid=balance-after]") == "160"
-            assert made[0].receipt_no in page.text_content("[data-testid=receipt-no]")
+        made = _redemptions(server.app)
+        assert len(made) == 1 and made[0].total_points == 40
+        assert balance(server.app, household["id"]) == 160
+        assert stock(server.app, world.items["食盐"]) == 98
+        assert page.text_content("[data-testid=receipt-total]") == "40"
+        assert page.text_content("[data-testid=balance-after]") == "160"
+        assert made[0].receipt_no in page.text_content("[data-testid=receipt-no]")
 
-            page.evaluate("() => { window.__printed = 0; window.print = () => { window.__printed += 1; }; }")
-            page.click("[data-testid=print]")
-            assert page.evaluate("() => window.__printed") == 1
-            page.emulate_media(media="print")
-            assert not page.is_visible("header.top")
-            assert not page.is_visible("[data-testid=print]")
-            assert page.is_visible("[data-testid=receipt]")
-            pdf = page.pdf(format="A5")
-            assert pdf.startswith(b"%PDF") and len(pdf) > 1000
-        finally:
-            browser.close()
+        page.evaluate("() => { window.__printed = 0; window.print = () => { window.__printed += 1; }; }")
+        page.click("[data-testid=print]")
+        assert page.evaluate("() => window.__printed") == 1
+        page.emulate_media(media="print")
+        assert not page.is_visible("header.top")
+        assert not page.is_visible("[data-testid=print]")
+        assert page.is_visible("[data-testid=receipt]")
+        pdf = page.pdf(format="A5")
+        assert pdf.startswith(b"%PDF") and len(pdf) > 1000
+    finally:
+        browser.close()
 
 
-def test_typed_code_and_a_dropped_connection_never_charge_twice(server, chromium_path):
-    from playwright.sync_api import sync_playwright
-
+def test_typed_code_and_a_dropped_connection_never_charge_twice(live_server, browser):
+    server = live_server
     world, _household, _token, keeper = _setup(server)
     other = world.households[1]
-    with sync_playwright() as playwright:
-        browser = _launch(playwright, chromium_path, None)
-        try:
-            page = _page(browser, server.url)
-            _login(page, server.url, keeper)
-            page.goto(f"{server.url}/shop/{world.shop_id}/counter")
-            page.fill("[data-testid=code]", other["code"].lower())
-            page.click("[data-testid=find]")
-            page.wait_for_selector("[data-testid=customer]", state="visible")
-            assert page.text_content("#c-name") == "户主1"
-            page.click(f"[data-testid=item-{world.items['食用油']}]")
-            page.click(f"[data-testid=item-{world.items['大米']}]")
+    page = _page(browser, server.url)
+    try:
+        _login(page, server.url, keeper)
+        page.goto(f"{server.url}/shop/{world.shop_id}/counter")
+        page.fill("[data-testid=code]", other["code"].lower())
+        page.click("[data-testid=find]")
+        page.wait_for_selector("[data-testid=customer]", state="visible")
+        assert page.text_content("#c-name") == "户主1"
+        page.click(f"[data-testid=item-{world.items['食用油']}]")
+        page.click(f"[data-testid=item-{world.items['大米']}]")
 
-            # The first attempt reaches the server and is committed, but its answer is lost on the way back.
-            dropped = {"n": 0}
+        # The first attempt reaches the server and is committed, but its answer is lost on the way back.
+        dropped = {"n": 0}
 
-            def lose_the_answer(route):
-                if dropped["n"] == 0:
-                    dropped["n"] += 1
-                    route.fetch()
-                    route.abort("connectionreset")
-                else:
-                    route.continue_()
+        def lose_the_answer(route):
+            if dropped["n"] == 0:
+                dropped["n"] += 1
+                route.fetch()
+                route.abort("connectionreset")
+            else:
+                route.continue_()
 
-            page.route("**/api/v1/redemptions", lose_the_answer)
-            page.click("[data-testid=confirm]")
-            page.wait_for_selector("[data-testid=message]:not(.hidden)")
-            assert len(_redemptions(server.app)) == 1
-            page.click("[data-testid=confirm]")
-            page.wait_for_url(f"{server.url}/shop/receipts/*")
-            made = _redemptions(server.app)
-            assert len(made) == 1 and made[0].household_id == other["id"]
-            assert balance(server.app, other["id"]) == 200 - 80
-            assert page.text_content("[data-testid=balance-after]") == "120"
-        finally:
-            browser.close()
+        page.route("**/api/v1/redemptions", lose_the_answer)
+        page.click("[data-testid=confirm]")
+        page.wait_for_selector("[data-testid=message]:not(.hidden)")
+        assert len(_redemptions(server.app)) == 1
+        page.click("[data-testid=confirm]")
+        page.wait_for_url(f"{server.url}/shop/receipts/*")
+        made = _redemptions(server.app)
+        assert len(made) == 1 and made[0].household_id == other["id"]
+        assert balance(server.app, other["id"]) == 200 - 80
+        assert page.text_content("[data-testid=balance-after]") == "120"
+    finally:
+        page.context.close()

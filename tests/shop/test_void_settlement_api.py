@@ -157,10 +157,10 @@ def test_settlement_exports_csv_with_bom_and_xlsx(app, client):
     raw = response.get_data()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert ["Shop", "幸福超市"] in rows
+    assert ["积分超市", "幸福超市"] in rows  # headings in the request's language (Chinese by default)
     rice = next(r for r in rows if r and r[0] == "大米")
     assert rice[2] == "1" and rice[3] == "30" and rice[-1] == "3.00"
-    assert rows[-1][0] == "Total" and rows[-1][-1] == "4.00"
+    assert rows[-1][0] == "合计" and rows[-1][-1] == "4.00"
     xlsx = client.get(f"/api/v1/shops/{world.shop_id}/settlement.xlsx?month={month}", headers=world.keeper)
     assert xlsx.status_code == 200
     sheet = load_workbook(io.BytesIO(xlsx.get_data())).active
