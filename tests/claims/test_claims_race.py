@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -18,31 +17,9 @@ from merit_bank.ledger import services as ledger
 from merit_bank.ledger.models import Transaction
 from tests.claims.claim_helpers import approve, balance, claim_id, end_notice, rule
 from tests.factories import make_user
+from tests.race_support import run_concurrently
 
 pytestmark = pytest.mark.race
-
-
-def _run_concurrently(app, jobs: list[Callable[[], Any]]) -> list[Any]:
-    """Start every job at the same moment, each in its own app context; results or exceptions."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[Any] = [None] * len(jobs)
-
-    def worker(i: int) -> None:
-        with app.app_context():
-            barrier.wait()
-            try:
-                results[i] = jobs[i]()
-            except Exception as exc:
-                results[i] = exc
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
 
 
 def _approver(user_id: int) -> Callable[[int], Any]:
@@ -56,7 +33,7 @@ def test_concurrent_approvals_of_one_claim_post_it_once(client, world, app):
     rid = rule(client, world, "VOL", points=7, notice_days=0)
     cid = claim_id(client, world, rid)
     reviewers = [world.clerk, world.clerk2, world.admin, make_user(app, "clerk", world.village)]
-    results = _run_concurrently(app, [lambda u=u: _approver(u)(cid) for u in reviewers])
+    results = run_concurrently(app, [lambda u=u: _approver(u)(cid) for u in reviewers])
     posted = [r for r in results if r == "posted"]
     refused = [r for r in results if isinstance(r, DomainError)]
     assert len(posted) == 1, results
@@ -73,7 +50,7 @@ def test_concurrent_second_approvals_of_a_two_approval_rule_post_it_once(client,
     cid = claim_id(client, world, rid)
     assert approve(client, world, cid, world.clerk).get_json()["status"] == "approved"
     seconds = [world.clerk2, world.admin, make_user(app, "clerk", world.village)]
-    results = _run_concurrently(app, [lambda u=u: _approver(u)(cid) for u in seconds])
+    results = run_concurrently(app, [lambda u=u: _approver(u)(cid) for u in seconds])
     assert results.count("posted") == 1, results
     assert balance(client, world) == 30
 
@@ -84,7 +61,7 @@ def test_concurrent_post_due_runs_post_each_claim_once(client, world, app):
     for cid in ids:
         approve(client, world, cid, world.clerk)
         end_notice(app, cid)
-    results = _run_concurrently(app, [claim_services.post_due for _ in range(3)])
+    results = run_concurrently(app, [claim_services.post_due for _ in range(3)])
     assert not [r for r in results if isinstance(r, Exception)], results
     posted = [cid for r in results for cid in r["posted"]]
     assert sorted(posted) == sorted(ids)  # every claim once, none twice
@@ -101,7 +78,7 @@ def test_concurrent_postings_do_not_slip_past_the_monthly_cap(client, world, app
     rid = rule(client, world, "CAP", points=5, monthly_cap=10, notice_days=0)
     ids = [claim_id(client, world, rid) for _ in range(4)]
     reviewers = [world.clerk, world.clerk2, world.admin, make_user(app, "clerk", world.village)]
-    results = _run_concurrently(
+    results = run_concurrently(
         app, [lambda u=u, c=c: _approver(u)(c) for u, c in zip(reviewers, ids, strict=True)]
     )
     assert results.count("posted") == 2, results

@@ -2,41 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from merit_bank.errors import DomainError
-from merit_bank.extensions import db
 from merit_bank.ledger import services as ledger
 from tests.ledger.ledger_helpers import open_ledger_village
+from tests.race_support import run_concurrently
 
 pytestmark = pytest.mark.race
-
-
-def _run_concurrently(app, jobs: list[Callable[[], Any]]) -> list[Any]:
-    """Start every job at the same moment; each result is a return value or the exception raised."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[Any] = [None] * len(jobs)
-
-    def worker(i: int) -> None:
-        with app.app_context():
-            barrier.wait()
-            try:
-                results[i] = jobs[i]()
-            except Exception as exc:
-                results[i] = exc
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return results
 
 
 def test_thirty_concurrent_spends_against_a_balance_for_ten_post_exactly_ten(app, lv):
@@ -51,7 +27,7 @@ def test_thirty_concurrent_spends_against_a_balance_for_ten_post_exactly_ten(app
             idempotency_key=f"spend-{n}", actor_id=1,
         ).id  # fmt: skip
 
-    results = _run_concurrently(app, [spend(n) for n in range(30)])
+    results = run_concurrently(app, [spend(n) for n in range(30)])
     posted = [r for r in results if isinstance(r, int)]
     refused = [r for r in results if isinstance(r, DomainError)]
     assert len(posted) == 10, results
@@ -69,7 +45,7 @@ def test_twelve_concurrent_requests_with_one_key_post_once(app, lv):
             idempotency_key="checkin:9:9", actor_id=1,
         ).id  # fmt: skip
 
-    results = _run_concurrently(app, [same] * 12)
+    results = run_concurrently(app, [same] * 12)
     assert all(isinstance(r, int) for r in results), results
     assert len(set(results)) == 1
     with app.app_context():
@@ -88,7 +64,7 @@ def test_postings_in_two_villages_both_succeed_and_both_chains_verify(app, lv):
         ).id  # fmt: skip
 
     jobs = [award(v, n) for n in range(10) for v in (lv, other)]
-    results = _run_concurrently(app, jobs)
+    results = run_concurrently(app, jobs)
     assert all(isinstance(r, int) for r in results), results
     with app.app_context():
         result = ledger.verify()
