@@ -102,7 +102,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 # API endpoints that take a non-JSON body (e.g. a multipart file upload); domains add theirs here.
-JSON_EXEMPT_ENDPOINTS: set[str] = {"reports_api.import_households"}
+JSON_EXEMPT_ENDPOINTS: set[str] = {"reports_api.import_households", "claims_api.upload_claim_photo"}
 
 
 def _require_json_bodies(app: Flask) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import send_file, url_for
+from flask import request, send_file, url_for
+from flask_babel import lazy_gettext as _
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 
 from ..auth.scope import current_user, require_role, visible_village_ids
+from ..errors import ValidationFailed
 from ..schemas import page_of
 from . import photos, services
 from .schemas import (
@@ -143,6 +145,19 @@ def object_to_claim(data, claim_id):
         "created_at": objection.created_at,
         "status": "disputed",
     }
+
+
+@blp.route("/claims/<int:claim_id>/photo", methods=["PUT"])
+@jwt_required()
+@blp.response(200, ClaimDetailSchema)
+def upload_claim_photo(claim_id):
+    """Add or replace the evidence photo: multipart/form-data with the image in the field `photo`."""
+    upload = request.files.get("photo")
+    if upload is None:
+        raise ValidationFailed(
+            errors={"photo": [_("Send the image as multipart/form-data in the field 'photo'.")]}
+        )
+    return _detail(services.attach_photo(current_user(), claim_id, upload.stream))
 
 
 @blp.route("/claims/<int:claim_id>/photo")

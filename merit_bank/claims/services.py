@@ -700,6 +700,32 @@ def notice_board(village_code: str, *, now: datetime | None = None) -> tuple[Vil
     return village, rows
 
 
+def attach_photo(actor: User, claim_id: int, stream: IO[bytes]) -> Claim:
+    """Add or replace the evidence photo of a claim still under review; only its creator or its reviewers."""
+    claim = claim_for_actor(actor, claim_id)
+    if actor.id != claim.created_by_id and actor.role not in ("admin", "clerk"):
+        raise Forbidden(
+            "not-your-claim", _("Only the person who filed the claim or a reviewer adds its photo.")
+        )
+    if claim.status not in ("pending", "approved", "disputed"):
+        raise DomainError(
+            "invalid-state", _("This claim is %(status)s and can no longer be reviewed.", status=claim.status)
+        )
+    name, mimetype = photos.save_photo(stream)
+    previous = claim.photo_name
+    try:
+        with transaction():
+            claim = db.session.get_one(Claim, claim_id, with_for_update=True)
+            claim.photo_name, claim.photo_type = name, mimetype
+            claim.updated_at = utcnow()
+            _record(claim, "photo", actor.id, claim.status)
+    except BaseException:
+        photos.delete_photo(name)
+        raise
+    photos.delete_photo(previous)
+    return claim
+
+
 def photo_for_actor(actor: User, claim_id: int) -> tuple[str, str]:
     """The stored photo of a claim the actor may see: (file name, mimetype); NotFound otherwise."""
     claim = claim_for_actor(actor, claim_id)

@@ -44,6 +44,7 @@ ACTION_LABELS = {
     "object": _l("Objection raised"),
     "post": _l("Credited to the household"),
     "refuse": _l("Refused: monthly cap reached"),
+    "photo": _l("Evidence photo added"),
 }
 KIND_LABELS = {
     "award": _l("Points earned"),

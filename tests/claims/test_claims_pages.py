@@ -224,3 +224,39 @@ def test_an_admin_manages_rules_in_the_browser_forms(client, world, app):
     assert "道德评议会评选好婆婆" in admin.get("/rules/").get_data(as_text=True)
     # Villagers have no rules page.
     assert _login(app, world.villagers[0]).get("/rules/").status_code == 403
+
+
+def test_an_app_adds_the_evidence_photo_through_the_api(client, world, app):
+    rid = rule(client, world, "ELDER", points=10)
+    cid = claim_id(client, world, rid)
+    url = f"/api/v1/claims/{cid}/photo"
+    owner = world.h(world.villagers[0])
+    missing = client.put(url, headers=owner, data={}, content_type="multipart/form-data")
+    assert missing.status_code == 422 and "photo" in missing.get_json()["errors"]
+    not_image = client.put(
+        url,
+        headers=owner,
+        data={"photo": (io.BytesIO(b"<svg/>"), "x.svg")},
+        content_type="multipart/form-data",
+    )
+    assert not_image.status_code == 422
+    neighbour = client.put(
+        url,
+        headers=world.h(world.villagers[1]),
+        data={"photo": (io.BytesIO(_png()), "a.png")},
+        content_type="multipart/form-data",
+    )
+    assert neighbour.status_code == 404
+    added = client.put(
+        url, headers=owner, data={"photo": (io.BytesIO(_png()), "a.png")}, content_type="multipart/form-data"
+    )
+    assert added.status_code == 200, added.get_json()
+    assert added.get_json()["photo_url"]
+    assert [a["action"] for a in added.get_json()["history"]][-1] == "photo"
+    assert client.get(url, headers=world.h(world.clerk)).data == _png()
+    # Once decided, the evidence is closed.
+    client.post(f"/api/v1/claims/{cid}/reject", json={"reason": "不符合"}, headers=world.h(world.clerk))
+    late = client.put(
+        url, headers=owner, data={"photo": (io.BytesIO(_png()), "b.png")}, content_type="multipart/form-data"
+    )
+    assert late.status_code == 409 and late.get_json()["type"] == "invalid-state"
