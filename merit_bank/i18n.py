@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import current_app, has_request_context, request
+from flask_babel import gettext
+
+
+def request_gettext(message: str, **values: Any) -> str:
+    """gettext in the request's language; outside a request (CLI, worker threads) the English source text.
+
+    Services raise the same errors from the web, the command line and background threads; only a request
+    has a reader whose language is known.
+    """
+    if has_request_context():
+        return gettext(message, **values)
+    return message % values if values else message
 
 
 def select_locale() -> str:

@@ -7,10 +7,10 @@ import secrets
 from pathlib import Path
 from typing import IO
 
-from flask import current_app, has_request_context
-from flask_babel import gettext
+from flask import current_app
 
 from ..errors import ValidationFailed
+from ..i18n import request_gettext as _
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 # Only raster formats a phone camera produces; never SVG (a script could hide in it).
@@ -21,13 +21,6 @@ _SIGNATURES = (
     (b"GIF89a", "gif", "image/gif"),
 )
 _TYPES = {ext: mime for _sig, ext, mime in _SIGNATURES} | {"webp": "image/webp"}
-
-
-def _(message: str, **values: object) -> str:
-    """gettext inside a request; outside one the English text."""
-    if has_request_context():
-        return gettext(message, **values)
-    return message % values if values else message
 
 
 def _folder() -> Path:

@@ -15,8 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_request_context
-from flask_babel import gettext
+from flask import current_app
 from sqlalchemy import Select, false, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -27,6 +26,7 @@ from ..errors import DomainError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..households import services as household_services
 from ..households.models import Household, Member
+from ..i18n import request_gettext as _
 from ..ledger import services as ledger
 from ..rules import services as rule_services
 from ..rules.models import RuleVersion
@@ -37,13 +37,6 @@ from .models import REVIEWABLE, Claim, ClaimAction, Objection
 MAX_QUANTITY = 1000
 MAX_BATCH = 200
 MAX_CLAIM_AGE_DAYS = 366
-
-
-def _(message: str, **values: Any) -> str:
-    """gettext inside a request; outside one (CLI, worker threads) the English text."""
-    if has_request_context():
-        return gettext(message, **values)
-    return message % values if values else message
 
 
 # --- time --------------------------------------------------------------------------------------------

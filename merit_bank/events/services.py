@@ -24,9 +24,9 @@ from ..errors import DomainError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..households import services as household_services
 from ..households.models import Household, Member
+from ..i18n import request_gettext as _
 from ..villages.models import Village
 from . import tokens
-from .i18n import _
 from .models import Checkin, Event, ScanLog
 
 # An event longer than this is a typo in a date, not a river clean-up.

@@ -17,8 +17,8 @@ from flask import current_app, has_app_context, request
 
 from ..database import utcnow
 from ..errors import DomainError
+from ..i18n import request_gettext as _
 from ..signing import mac, mac_matches
-from .i18n import _
 
 STEP_SECONDS = 30
 STATIC_STEP = 0

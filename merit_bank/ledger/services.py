@@ -20,8 +20,6 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 import psycopg
-from flask import has_request_context
-from flask_babel import gettext
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import make_transient_to_detached, selectinload
@@ -29,6 +27,7 @@ from sqlalchemy.orm import make_transient_to_detached, selectinload
 from ..database import is_sqlite, transaction, utcnow
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
+from ..i18n import request_gettext as _
 from .hashing import format_time, request_digest, transaction_hash
 from .models import COUNCILS, GENESIS_HASH, TRANSACTION_KINDS, Account, ChainHead, Entry, Transaction
 
@@ -45,13 +44,6 @@ HOUSEHOLD_MAY_GO_NEGATIVE: dict[str, bool] = {
 
 MAX_KEY_LENGTH = 200
 MAX_MEMO_LENGTH = 500
-
-
-def _(message: str, **values: Any) -> str:
-    """gettext inside a request; outside one (CLI, worker threads, tests) the English text."""
-    if has_request_context():
-        return gettext(message, **values)
-    return message % values if values else message
 
 
 # --- account keys ---------------------------------------------------------------------------------

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, Any
 
-from flask import has_request_context
-from flask_babel import gettext
 from sqlalchemy import select
 
 from ..auth.models import User
@@ -30,6 +28,7 @@ from ..extensions import db
 from ..households import identity
 from ..households import services as household_services
 from ..households.models import Household, Member
+from ..i18n import request_gettext as _
 from ..villages.models import Village, VillageGroup
 
 MAX_ROWS = 50_000
@@ -49,13 +48,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("head_name", "name")
 LIMITS = {"group": 50, "head_name": 50, "address": 200, "name": 50, "relation": 20}
-
-
-def _(message: str, **values: Any) -> str:
-    """gettext inside a request; outside one (the CLI) the English text."""
-    if has_request_context():
-        return gettext(message, **values)
-    return message % values if values else message
 
 
 def heading(key: str) -> str:

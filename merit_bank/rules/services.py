@@ -9,8 +9,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import has_request_context
-from flask_babel import gettext
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -19,19 +17,13 @@ from ..auth.scope import ensure_village, is_deployment_admin, require_role, visi
 from ..database import is_sqlite, transaction, utcnow
 from ..errors import DomainError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
+from ..i18n import request_gettext as _
 from ..villages.models import Village
 from .models import UNITS, VERSIONED_FIELDS, Rule, RuleVersion
 
 MAX_POINTS = 10_000
 MAX_CAP = 1_000_000
 MAX_NOTICE_DAYS = 30
-
-
-def _(message: str, **values: Any) -> str:
-    """gettext inside a request; outside one (CLI, worker threads) the English text."""
-    if has_request_context():
-        return gettext(message, **values)
-    return message % values if values else message
 
 
 # --- reading -----------------------------------------------------------------------------------------

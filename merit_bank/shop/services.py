@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context, has_request_context
-from flask_babel import gettext
+from flask import current_app, has_app_context
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -41,6 +40,7 @@ from ..database import is_sqlite, transaction, utcnow
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..households.models import Household
+from ..i18n import request_gettext as _
 from ..ledger import services as ledger
 from ..ledger.hashing import request_digest
 from ..villages.models import Village
@@ -54,13 +54,6 @@ PHOTO_MAX_SIDE = 800
 
 # The clock of the shop; tests replace it to stand on either side of a month boundary.
 clock: Callable[[], datetime] = utcnow
-
-
-def _(message: str, **values: Any) -> str:
-    """gettext inside a request; outside one (CLI, worker threads) the English text."""
-    if has_request_context():
-        return gettext(message, **values)
-    return message % values if values else message
 
 
 # --- time -------------------------------------------------------------------------------------------
