@@ -58,6 +58,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             if key in config:
                 setattr(settings, key, config[key])
     settings.check_production_ready()
+    if app.config.get("TRUSTED_PROXIES", 0) > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Only the last N hops of X-Forwarded-For are believed: those are our own proxies.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     db.init_app(app)

@@ -23,7 +23,8 @@ def register(app: Flask) -> None:
 
     @jwt.token_in_blocklist_loader
     def _is_revoked(_header, payload):
-        return services.is_revoked(payload["jti"])
+        # Logged out, or issued before a password change, deactivation or logout everywhere.
+        return not services.token_is_current(payload)
 
     @jwt.user_lookup_error_loader
     def _user_gone(_header, _payload):

@@ -57,8 +57,16 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None
         self.WTF_CSRF_CHECK_DEFAULT = False  # CSRF is checked for HTML forms only, see web.csrf_protect
 
+        # Failed logins are bounded three ways (see auth.throttle): per address and username in a window,
+        # per address across all usernames in a minute, and per username across all addresses in a day.
         self.LOGIN_MAX_FAILURES = int(env.get("LOGIN_MAX_FAILURES", "5"))
         self.LOGIN_WINDOW_SECONDS = int(env.get("LOGIN_WINDOW_SECONDS", str(15 * 60)))
+        self.LOGIN_ADDRESS_MAX_PER_MINUTE = int(env.get("LOGIN_ADDRESS_MAX_PER_MINUTE", "10"))
+        # 20 a day makes a 6-digit PIN a matter of decades (10^6 / 20 / 365 ≈ 137 years to try them all).
+        self.LOGIN_ACCOUNT_MAX_PER_DAY = int(env.get("LOGIN_ACCOUNT_MAX_PER_DAY", "20"))
+        # How many reverse proxies in front of the app may be believed about X-Forwarded-For (0: none,
+        # the socket's address is the client's).
+        self.TRUSTED_PROXIES = int(env.get("TRUSTED_PROXIES", "0"))
 
         self.BABEL_DEFAULT_LOCALE = "zh_CN"
         self.BABEL_DEFAULT_TIMEZONE = self.TIMEZONE

@@ -154,7 +154,10 @@ def _webargs_errors(exc: HTTPException) -> dict[str, Any] | None:
 
 def handle_domain_error(exc: DomainError):
     if wants_problem_json():
-        return problem(exc.status, exc.code, exc.detail, exc.errors, **exc.extra)
+        response = problem(exc.status, exc.code, exc.detail, exc.errors, **exc.extra)
+        if "retry_after" in exc.extra:  # a throttled caller learns when to try again (RFC 9110)
+            response.headers["Retry-After"] = str(exc.extra["retry_after"])
+        return response
     return _error_page(exc.status, exc.detail)
 
 

@@ -16,8 +16,10 @@ from marshmallow import ValidationError
 from .auth import services as auth_services
 from .auth.models import COUNCILS, ROLES, User
 from .auth.schemas import UserCreateSchema
+from .auth.throttle import client_address
 from .errors import DomainError, Forbidden
 from .extensions import csrf, db
+from .form_errors import form_errors
 from .households import services as household_services
 from .households.schemas import HouseholdCreateSchema
 from .villages import services as village_services
@@ -48,7 +50,7 @@ def page_user() -> User | None:
         payload = decode_token(token)
     except Exception:  # expired, forged or garbled: treat as logged out
         return None
-    if payload.get("type") != "access" or auth_services.is_revoked(payload["jti"]):
+    if payload.get("type") != "access" or not auth_services.token_is_current(payload):
         return None
     return auth_services.load_active_user(payload["sub"])
 
@@ -82,24 +84,32 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = None
+    status = 200
+    ask_card_code = False
     if request.method == "POST":
+        card_code = request.form.get("card_code", "").strip()[:12] or None
+        ask_card_code = card_code is not None
         try:
             user = auth_services.login(
-                request.form.get("username", "")[:64], request.form.get("password", "")[:128]
+                request.form.get("username", "")[:64],
+                request.form.get("password", "")[:128],
+                client_address(),
+                card_code=card_code,
             )
         except DomainError as exc:
-            error = (
-                _("Too many failed attempts. Please wait 15 minutes.")
-                if exc.code == "too-many-attempts"
-                else _("Wrong phone number/username or PIN/password.")
-            )
+            status = exc.status
+            if exc.code == "too-many-attempts":
+                error = str(exc.detail)
+                ask_card_code = ask_card_code or "second_proof" in exc.extra
+            else:
+                error = _("Wrong phone number/username or PIN/password.")
         else:
             hours = current_app.config["WEB_SESSION_HOURS"]
             tokens = auth_services.issue_tokens(user, access_expires=timedelta(hours=hours))
             response = redirect(_safe_next(request.args.get("next")))
             set_access_cookies(response, tokens["access_token"], max_age=hours * 3600)
             return response
-    return render_template("auth/login.html", error=error), (401 if error else 200)
+    return render_template("auth/login.html", error=error, ask_card_code=ask_card_code), status
 
 
 @bp.post("/logout")
@@ -143,15 +153,6 @@ def api_docs():
 
 
 # --- admin pages ---------------------------------------------------------------------------------
-
-
-def form_errors(exc: Exception) -> dict[str, Any]:
-    """A refused form as {field: [messages]}, shown beside the form instead of an error page."""
-    if isinstance(exc, ValidationError):
-        return exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
-    if isinstance(exc, DomainError):
-        return exc.errors or {"_": [exc.detail or exc.code]}
-    raise exc
 
 
 def form_int(value: str | None) -> int | str | None:
@@ -241,7 +242,7 @@ def admin_users():
         for key in ("village_id", "shop_id", "member_id"):
             value = request.form.get(key, "").strip()
             if value:
-                raw[key] = int(value) if value.isdigit() else value
+                raw[key] = form_int(value)
         try:
             auth_services.create_user(g.user, UserCreateSchema().load(raw))
             return redirect(url_for("web.admin_users"))

@@ -19,6 +19,7 @@ from .schemas import (
     UserUpdateSchema,
 )
 from .scope import current_user
+from .throttle import client_address
 
 blp = Blueprint("auth_api", __name__, url_prefix="/api/v1", description="Logins, tokens and users")
 
@@ -28,7 +29,9 @@ blp = Blueprint("auth_api", __name__, url_prefix="/api/v1", description="Logins,
 @blp.response(200, TokenPairSchema)
 def login(data):
     """Log in with a username (a villager's phone number) and password (a villager's PIN)."""
-    user = services.login(data["username"], data["password"])
+    user = services.login(
+        data["username"], data["password"], client_address(), card_code=data.get("card_code")
+    )
     return {**services.issue_tokens(user), "user": user}
 
 
@@ -45,10 +48,18 @@ def refresh():
 @blp.arguments(LogoutSchema, required=False)
 @blp.response(204)
 def logout(data):
-    """Revoke the presented access token (and the refresh token, when given in the body)."""
+    """End this login: the presented access token and the refresh token issued with it."""
     services.revoke(get_jwt())
     if data and data.get("refresh_token"):
         services.revoke_encoded(data["refresh_token"], current_user())
+
+
+@blp.route("/auth/logout-all", methods=["POST"])
+@jwt_required(locations=["headers"])
+@blp.response(204)
+def logout_all():
+    """End every token and browser session of the caller, on every device."""
+    services.end_every_token(current_user())
 
 
 @blp.route("/me")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import UTCDateTime, utcnow
@@ -35,6 +35,9 @@ class User(db.Model):
     councils: Mapped[list[str]] = mapped_column(JSON, default=list)
     display_name: Mapped[str] = mapped_column(String(100), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every token carries the generation it was issued under; bumping it (password or PIN change,
+    # reset, deactivation, logout everywhere) ends all earlier tokens for good, even after re-activation.
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
@@ -59,11 +62,19 @@ class RevokedToken(db.Model):
 
 
 class LoginFailure(db.Model):
-    """One failed login; counting recent rows throttles guessing across all worker processes."""
+    """One failed (or still running) login; counting recent rows throttles guessing across all processes.
+
+    Rows are counted per client address (across usernames), per address and username, and per username
+    across all addresses (a day's bound, past which the owner needs a second proof).
+    """
 
     __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_username_at", "username", "at"),)
+    __table_args__ = (
+        Index("ix_login_failures_username_at", "username", "at"),
+        Index("ix_login_failures_address_at", "address", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(45), default="", server_default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

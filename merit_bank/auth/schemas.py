@@ -11,6 +11,8 @@ from .models import COUNCILS, ROLES
 class LoginSchema(StrictSchema):
     username = Text(64, 1, required=True)
     password = Text(128, 1, required=True)
+    # The second proof past the account's daily bound of failed logins: the code on the household card.
+    card_code = Text(12)
 
 
 class LogoutSchema(StrictSchema):

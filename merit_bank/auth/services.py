@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import zlib
+import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,13 +10,15 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
-from sqlalchemy import delete, func, select, text
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token, get_jti
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
-from ..database import is_sqlite, transaction, utcnow
+from ..database import transaction, utcnow
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
-from .models import COUNCILS, ROLES, LoginFailure, RevokedToken, User
+from . import throttle
+from .models import COUNCILS, ROLES, RevokedToken, User
 from .scope import ensure_village, is_deployment_admin, require_role, visible_village_ids
 
 
@@ -32,73 +34,88 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
-def _verify_password(user: User | None, password: str) -> bool:
-    if user is None:
-        # Hash anyway so a missing username takes as long as a wrong password.
+def _verify_hash(password_hash: str | None, password: str) -> bool:
+    if password_hash is None:
+        # Hash anyway so a missing or inactive user takes as long as a wrong password.
         _hasher().hash(password)
         return False
     try:
-        return _hasher().verify(user.password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
-def _lock_username(username: str) -> None:
-    """Serialize logins of one username so concurrent guesses cannot all slip under the limit."""
-    if not is_sqlite():  # SQLite's BEGIN IMMEDIATE already serializes every writer
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(username.encode())})
+def login(username: str, password: str, address: str, *, card_code: str | None = None) -> User:
+    """Check a username and password from a client address, within the bounds of `throttle`.
 
-
-def login(username: str, password: str) -> User:
-    """Check a username and password, with at most N failures per username in the window."""
-    max_failures = current_app.config["LOGIN_MAX_FAILURES"]
-    window = timedelta(seconds=current_app.config["LOGIN_WINDOW_SECONDS"])
+    Past the account's daily bound of failures the owner also gives the code printed on the household
+    card (`card_code`); wrong or missing, the login fails as any wrong password does.
+    """
     with transaction():
-        _lock_username(username)
-        since = utcnow() - window
-        failures = db.session.scalar(
-            select(func.count()).where(LoginFailure.username == username, LoginFailure.at > since)
-        )
-        if failures >= max_failures:
-            raise DomainError(
-                "too-many-attempts",
-                _l("Too many failed logins for this user; try again in 15 minutes."),
-                status=429,
-            )
+        reservation = throttle.reserve(username, address, with_second_proof=bool(card_code))
         user = db.session.scalar(select(User).where(User.username == username))
-        if not _verify_password(user, password) or user is None or not user.active:
-            db.session.add(LoginFailure(username=username))
-            failed = True
-        else:
-            db.session.execute(delete(LoginFailure).where(LoginFailure.username == username))
-            failed = False
-    if failed:
+        password_hash = user.password_hash if user is not None and user.active else None
+        expected_card = _card_code(user) if reservation.needs_second_proof and user is not None else None
+    # Hashing is slow on purpose: it runs with no transaction open, so no writer waits for it.
+    ok = _verify_hash(password_hash, password)
+    if reservation.needs_second_proof:
+        ok = (
+            ok
+            and expected_card is not None
+            and hmac.compare_digest(expected_card.encode(), (card_code or "").strip().upper().encode())
+        )
+    if not ok:
         raise DomainError("invalid-credentials", _l("Wrong username or password."), status=401)
+    with transaction():
+        throttle.forget_after_success(username, address)
+        user = db.session.scalar(select(User).where(User.username == username))
+    assert user is not None
     return user
 
 
+def _card_code(user: User) -> str | None:
+    """The short code printed on the card of the user's household, the second proof of a login."""
+    from ..households.models import Household
+
+    household_id = user.household_id
+    household = db.session.get(Household, household_id) if household_id is not None else None
+    return household.code if household is not None and household.active else None
+
+
 def issue_tokens(user: User, *, access_expires: timedelta | None = None) -> dict[str, str]:
-    claims = {"role": user.role}
-    access_kwargs: dict[str, Any] = {"additional_claims": claims}
+    """A refresh token and its access token, both of the user's current token generation.
+
+    The access token names its refresh token (`rjti`), so a logout with the access token alone ends both.
+    """
+    claims = {"role": user.role, "gen": user.token_generation}
+    refresh_token = create_refresh_token(identity=str(user.id), additional_claims=claims)
+    access_kwargs: dict[str, Any] = {"additional_claims": {**claims, "rjti": get_jti(refresh_token)}}
     if access_expires is not None:
         access_kwargs["expires_delta"] = access_expires
     return {
         "access_token": create_access_token(identity=str(user.id), **access_kwargs),
-        "refresh_token": create_refresh_token(identity=str(user.id), additional_claims=claims),
+        "refresh_token": refresh_token,
     }
 
 
+def _revoked_row(jti: str, user_id: int, expires_at: datetime) -> None:
+    if db.session.get(RevokedToken, jti) is None:
+        db.session.add(RevokedToken(jti=jti, user_id=user_id, expires_at=expires_at))
+
+
 def revoke(jwt_payload: dict[str, Any]) -> None:
-    """Revoke one token by its jti; revoking twice is harmless."""
+    """Revoke one token by its jti, and the refresh token it was issued with; revoking twice is harmless."""
+    user_id = int(jwt_payload["sub"])
     with transaction():
-        if db.session.get(RevokedToken, jwt_payload["jti"]) is None:
-            db.session.add(
-                RevokedToken(
-                    jti=jwt_payload["jti"],
-                    user_id=int(jwt_payload["sub"]),
-                    expires_at=datetime.fromtimestamp(jwt_payload["exp"], UTC),
-                )
+        _revoked_row(jwt_payload["jti"], user_id, datetime.fromtimestamp(jwt_payload["exp"], UTC))
+        paired = jwt_payload.get("rjti")
+        if isinstance(paired, str) and 0 < len(paired) <= 64:
+            # The refresh token's own expiry is not in the access token; its longest life bounds it.
+            expires = (
+                datetime.fromtimestamp(jwt_payload["iat"], UTC)
+                + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
             )
+            _revoked_row(paired, user_id, expires)
 
 
 def revoke_encoded(token: str, user: User) -> None:
@@ -112,16 +129,40 @@ def revoke_encoded(token: str, user: User) -> None:
     revoke(payload)
 
 
+def end_every_token(user: User) -> None:
+    """Log a user out everywhere: every token and browser session issued until now stops working."""
+    with transaction():
+        _bump_generation(user)
+
+
+def _bump_generation(user: User) -> None:
+    user.token_generation = (user.token_generation or 0) + 1
+
+
 def is_revoked(jti: str) -> bool:
     return db.session.get(RevokedToken, jti) is not None
 
 
-def load_active_user(user_id: str) -> User | None:
+def token_is_current(payload: dict[str, Any]) -> bool:
+    """False when the token was logged out, or issued before its user's last password change,
+    deactivation or logout everywhere. The user row stays in the session for the user lookup after."""
+    if is_revoked(payload["jti"]):
+        return False
+    user = load_active_user(payload.get("sub"))
+    if user is None:
+        return True  # the user lookup answers that one, as "account-inactive"
+    return payload.get("gen", 0) == user.token_generation
+
+
+def load_active_user(user_id: Any) -> User | None:
     """The user behind a token, or None when they no longer exist or were deactivated."""
     try:
-        user = db.session.get(User, int(user_id))
+        key = int(user_id)
     except (TypeError, ValueError):
         return None
+    if not 0 < key < 2**31:
+        return None
+    user = db.session.get(User, key)
     return user if user is not None and user.active else None
 
 
@@ -186,12 +227,15 @@ def create_user(actor: User, data: dict[str, Any]) -> User:
     if role == "shopkeeper":
         _check_shop(village_id, data["shop_id"])
     _check_password_policy(role, data["password"])
+    password_hash = hash_password(data["password"])
     with transaction():
         if db.session.scalar(select(User.id).where(User.username == data["username"])) is not None:
             raise DomainError("username-taken", _l("That username is already in use."))
+        if member_id is not None and _member_has_login(member_id):
+            raise _member_taken()
         user = User(
             username=data["username"],
-            password_hash=hash_password(data["password"]),
+            password_hash=password_hash,
             role=role,
             village_id=village_id,
             shop_id=data.get("shop_id"),
@@ -200,8 +244,21 @@ def create_user(actor: User, data: dict[str, Any]) -> User:
             display_name=data.get("display_name") or "",
         )
         db.session.add(user)
-        db.session.flush()
+        try:
+            db.session.flush()
+        except IntegrityError as exc:  # two admins linking the same member at once: the index decides
+            if member_id is not None and "member" in str(exc.orig).lower():
+                raise _member_taken() from exc
+            raise DomainError("username-taken", _l("That username is already in use.")) from exc
     return user
+
+
+def _member_has_login(member_id: int) -> bool:
+    return db.session.scalar(select(User.id).where(User.member_id == member_id)) is not None
+
+
+def _member_taken() -> ValidationFailed:
+    return ValidationFailed(errors={"member_id": [_l("This member already has a login.")]})
 
 
 def _ensure_village_exists(actor: User, village_id: int) -> None:
@@ -255,12 +312,20 @@ def update_user(actor: User, user_id: int, data: dict[str, Any]) -> User:
     user = get_user(actor, user_id)
     if user.id == actor.id and data.get("active") is False:
         raise DomainError("cannot-deactivate-self", _l("You cannot deactivate your own login."))
+    if "password" in data:
+        _check_password_policy(user.role, data["password"])
+        # Hashed before the transaction, so no writer waits for Argon2.
+        data = {**data, "password_hash": hash_password(data["password"])}
     with transaction():
-        if "active" in data:
+        if "active" in data and data["active"] != user.active:
             user.active = data["active"]
+            if not data["active"]:
+                _bump_generation(user)
         if "password" in data:
-            _check_password_policy(user.role, data["password"])
-            user.password_hash = hash_password(data["password"])
+            user.password_hash = data["password_hash"]
+            _bump_generation(user)
+            # A reset is the owner's way back in past the day's bound of failed logins.
+            throttle.forget_account(user.username)
         if "councils" in data:
             bad = [c for c in data["councils"] if c not in COUNCILS]
             if bad or user.role != "clerk":
@@ -273,13 +338,29 @@ def update_user(actor: User, user_id: int, data: dict[str, Any]) -> User:
     return user
 
 
+def reset_password(username: str, password: str) -> None:
+    """The operator's reset from the command line (e.g. for the only admin, past the day's bound)."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound("not-found", _l("No such user."))
+    _check_password_policy(user.role, password)
+    password_hash = hash_password(password)
+    with transaction():
+        user = db.session.scalar(select(User).where(User.username == username))
+        assert user is not None
+        user.password_hash = password_hash
+        _bump_generation(user)
+        throttle.forget_account(username)
+
+
 def create_admin(username: str, password: str) -> User:
     """The first deployment-wide admin, made from the command line."""
     _check_password_policy("admin", password)
+    password_hash = hash_password(password)
     with transaction():
         if db.session.scalar(select(User.id).where(User.username == username)) is not None:
             raise DomainError("username-taken", _l("That username is already in use."))
-        user = User(username=username, password_hash=hash_password(password), role="admin", councils=[])
+        user = User(username=username, password_hash=password_hash, role="admin", councils=[])
         db.session.add(user)
     return user
 
@@ -287,8 +368,8 @@ def create_admin(username: str, password: str) -> User:
 def purge_expired(now: datetime | None = None) -> int:
     """Drop revocations and failures that can no longer matter; safe from cron."""
     now = now or utcnow()
-    window = timedelta(seconds=current_app.config["LOGIN_WINDOW_SECONDS"])
+    window = max(timedelta(seconds=current_app.config["LOGIN_WINDOW_SECONDS"]), throttle.DAY)
     with transaction():
         n = db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now)).rowcount
-        n += db.session.execute(delete(LoginFailure).where(LoginFailure.at < now - window)).rowcount
+        n += throttle.purge_before(now - window)
     return n

@@ -201,7 +201,11 @@ def adjust(data):
     ensure_village(user, data["village_id"])
     household_id = data.get("household_id")
     if household_id is not None and services.account_village(household_id) != data["village_id"]:
-        raise NotFound("not-found", "No such household.")
+        raise NotFound("not-found", _l("No such household."))
+    shop_id = data.get("shop_id")
+    # A shop of another village is as absent as one that does not exist: no hint of which ids exist.
+    if shop_id is not None and services.shop_account_village(shop_id) != data["village_id"]:
+        raise NotFound("not-found", _l("No such shop."))
     key, digest = _idempotency_key("adjustment")
     tx = services.adjust(
         village_id=data["village_id"],

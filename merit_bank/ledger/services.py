@@ -880,6 +880,11 @@ def account_village(household_id: int) -> int | None:
     return db.session.scalar(select(Account.village_id).where(Account.household_id == household_id))
 
 
+def shop_account_village(shop_id: int) -> int | None:
+    """The village of a shop's account (for scope checks without the shop domain)."""
+    return db.session.scalar(select(Account.village_id).where(Account.shop_id == shop_id))
+
+
 def list_transactions(
     *,
     village_ids: list[int] | None = None,

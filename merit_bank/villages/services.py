@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ..auth.models import User
 from ..auth.scope import ensure_village, is_deployment_admin, require_role, visible_village_ids
 from ..database import transaction
-from ..errors import DomainError, Forbidden, NotFound
+from ..errors import DomainError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from .models import Village, VillageGroup
 
@@ -22,6 +22,7 @@ def create_village(actor: User, data: dict[str, Any]) -> Village:
     if not is_deployment_admin(actor):
         raise Forbidden("forbidden", _l("Only a deployment-wide admin creates villages."))
     code = data["code"].strip().upper()
+    groups = _distinct_group_names(data.get("groups") or [])
     with transaction():
         if db.session.scalar(select(Village.id).where(Village.code == code)) is not None:
             raise DomainError("village-code-taken", _l("Village code %(code)s is already in use.", code=code))
@@ -30,10 +31,25 @@ def create_village(actor: User, data: dict[str, Any]) -> Village:
             village.point_value_fen = data["point_value_fen"]
         db.session.add(village)
         db.session.flush()
-        for name in data.get("groups") or []:
-            db.session.add(VillageGroup(village_id=village.id, name=name.strip()))
+        for name in groups:
+            db.session.add(VillageGroup(village_id=village.id, name=name))
         ledger.open_village_accounts(village_id=village.id)
     return village
+
+
+def _distinct_group_names(names: list[str]) -> list[str]:
+    """Group names as stored (trimmed); a blank or repeated one is the person's typo, said plainly."""
+    cleaned = [name.strip() for name in names]
+    if any(not name for name in cleaned):
+        raise ValidationFailed(errors={"groups": [_l("A group name may not be blank.")]})
+    repeated = sorted({name for name in cleaned if cleaned.count(name) > 1})
+    if repeated:
+        raise ValidationFailed(
+            errors={
+                "groups": [_l("Each group is named once; repeated: %(names)s.", names="、".join(repeated))]
+            }
+        )
+    return cleaned
 
 
 def list_villages(actor: User):
