@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 from flask import Flask
@@ -115,3 +116,17 @@ def token(app: Flask, user_id: int) -> str:
 
 def auth(app: Flask, user_id: int) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(app, user_id)}"}
+
+
+def csrf_token(client, path: str) -> str:
+    """The CSRF token a page's form carries (HTML forms are refused without it)."""
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def page_login(client, username: str, password: str, **extra: str):
+    """Log in through the HTML form, as a browser would."""
+    data = {"username": username, "password": password, "csrf_token": csrf_token(client, "/login"), **extra}
+    return client.post("/login", data=data)

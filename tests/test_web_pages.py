@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 
@@ -13,19 +12,10 @@ from merit_bank.extensions import db
 from merit_bank.households.models import Household
 from merit_bank.qr import qr_png
 from merit_bank.villages.models import Village
-from tests.factories import PASSWORD, make_user, make_village, root_admin
+from tests.factories import PASSWORD, csrf_token, make_user, make_village, page_login, root_admin
 
-
-def _csrf(client, path: str) -> str:
-    html = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def _login(client, username: str, password: str):
-    token = _csrf(client, "/login")
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+_csrf = csrf_token
+_login = page_login
 
 
 def test_a_form_without_its_csrf_token_is_refused(app, client):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from ..schemas import Id, Int, PageArgs, StrictSchema, Text
@@ -74,7 +75,7 @@ class CardCheckinSchema(StrictSchema):
     @validates_schema
     def _one_way_to_name_the_household(self, data, **_kwargs) -> None:
         if bool(data.get("card_token")) == bool(data.get("household_code")):
-            raise ValidationError("Send exactly one of card_token and household_code.", "card_token")
+            raise ValidationError(_l("Send exactly one of card_token and household_code."), "card_token")
 
 
 class CheckinSchema(StrictSchema):

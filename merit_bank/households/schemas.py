@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 
 from ..schemas import Id, PageArgs, StrictSchema, Text
 
-PHONE = validate.Regexp(r"^\+?\d{5,20}$", error="Digits only, 5 to 20 of them.")
+PHONE = validate.Regexp(r"^\+?\d{5,20}$", error=_l("Digits only, 5 to 20 of them."))
 
 
 class MemberCreateSchema(StrictSchema):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from ..schemas import Id, Int, PageArgs, StrictSchema, Text
@@ -122,4 +123,4 @@ class AdjustmentSchema(StrictSchema):
     @validates_schema
     def _one_target(self, data, **_kwargs) -> None:
         if ("household_id" in data) == ("shop_id" in data):
-            raise ValidationError("Give exactly one of household_id and shop_id.", "household_id")
+            raise ValidationError(_l("Give exactly one of household_id and shop_id."), "household_id")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 
 from ..auth.models import COUNCILS
@@ -9,7 +10,7 @@ from ..schemas import Id, Int, PageArgs, StrictSchema, Text
 from .models import UNITS
 from .services import MAX_CAP, MAX_NOTICE_DAYS, MAX_POINTS
 
-CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", error="Letters, digits, _ . - (1 to 40).")
+CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", error=_l("Letters, digits, _ . - (1 to 40)."))
 
 
 class RuleCreateSchema(StrictSchema):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 
 from flask import url_for
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from ..schemas import Id, Int, PageArgs, StrictSchema, Text
@@ -126,7 +127,7 @@ class CustomerLookupSchema(StrictSchema):
     @validates_schema
     def _exactly_one(self, data, **_kwargs) -> None:
         if len([k for k in ("card_token", "code", "household_id") if data.get(k) is not None]) != 1:
-            raise ValidationError("Give exactly one of card_token, code and household_id.", "_schema")
+            raise ValidationError(_l("Give exactly one of card_token, code and household_id."), "_schema")
 
 
 class LimitSchema(StrictSchema):
@@ -158,11 +159,11 @@ class RedemptionCreateSchema(StrictSchema):
     @validates_schema
     def _one_household(self, data, **_kwargs) -> None:
         if (data.get("household_id") is None) == (data.get("card_token") is None):
-            raise ValidationError("Give exactly one of household_id and card_token.", "household_id")
+            raise ValidationError(_l("Give exactly one of household_id and card_token."), "household_id")
         seen: set[int] = set()
         for line in data.get("lines") or []:
             if line["item_id"] in seen:
-                raise ValidationError("Each item once; put the quantity on one line.", "lines")
+                raise ValidationError(_l("Each item once; put the quantity on one line."), "lines")
             seen.add(line["item_id"])
 
 

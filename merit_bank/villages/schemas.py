@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 
 from ..schemas import Int, StrictSchema, Text
@@ -18,7 +19,7 @@ class VillageCreateSchema(StrictSchema):
         required=True,
         validate=[
             validate.Length(2, 32),
-            validate.Regexp(r"^[A-Za-z0-9_-]+$", error="Letters, digits, - and _."),
+            validate.Regexp(r"^[A-Za-z0-9_-]+$", error=_l("Letters, digits, - and _.")),
         ],
     )
     point_value_fen = Int(0, 100_000)
