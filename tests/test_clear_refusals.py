@@ -104,3 +104,25 @@ def test_a_refused_household_form_names_the_member_row_in_plain_words(app):
     assert "家庭成员 2 · 手机号：只能是 5 到 20 位数字。" in html
     assert "{" not in html.split('class="error"')[1].split("</p>")[0]
     assert 'value="李四"' in html and 'value="李五"' in html and 'value="12ab"' in html
+
+
+def test_a_refused_new_item_keeps_what_the_shopkeeper_typed_and_says_why_in_chinese(app):
+    village = make_village(app)
+    shop = make_shop(app, village)
+    make_user(app, "shopkeeper", village, username="dianzhu", shop_id=shop)
+    browser = app.test_client()
+    assert page_login(browser, "dianzhu", PASSWORD).status_code == 302
+    form = {
+        "csrf_token": csrf_token(browser, f"/shop/{shop}/stock"),
+        "name": "东北大米",
+        "unit": "袋",
+        "price_points": "十五",
+        "stock": "3",
+    }
+    page = browser.post(f"/shop/{shop}/items", data=form)
+    assert page.status_code == 422
+    html = page.get_data(as_text=True)
+    assert "积分价格：请输入整数。" in html
+    assert (
+        'value="东北大米"' in html and 'value="袋"' in html and 'value="十五"' in html and 'value="3"' in html
+    )
