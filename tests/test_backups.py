@@ -205,6 +205,18 @@ def test_backup_to_a_directory_makes_a_timestamped_file_and_no_partial_file(app,
     assert first.stat().st_size > 0
 
 
+def test_backup_keep_n_deletes_all_but_the_newest_n_backups_in_the_directory(app, db_url, tmp_path):
+    directory = tmp_path / "backups"
+    directory.mkdir()
+    (directory / "notes.txt").write_text("not a backup: never deleted")
+    made = []
+    for _ in range(4):
+        result = app.test_cli_runner().invoke(args=["backup", str(directory), "--keep", "2"])
+        assert result.exit_code == 0, result.output
+        made.append(Path(re.search(r"Backup written: (\S+)", result.output).group(1)))
+    assert sorted(p.name for p in directory.iterdir()) == sorted([made[2].name, made[3].name, "notes.txt"])
+
+
 def test_a_failed_backup_leaves_no_file_under_the_final_name(app, db_url, tmp_path):
     with app.app_context():
         db.engine.dispose()

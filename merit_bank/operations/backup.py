@@ -35,6 +35,8 @@ from ..extensions import db
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PGDUMP_MAGIC = b"PGDMP"
 DEBIAN_PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
+# merit_bank-<UTC time>[-<n>].<kind>: what a backup into a directory is called.
+BACKUP_NAME = re.compile(r"^merit_bank-(\d{8}T\d{6}Z)(?:-(\d+))?(\.sqlite3|\.dump)$")
 
 
 class BackupError(RuntimeError):
@@ -60,6 +62,11 @@ def _sqlite_path(url: URL) -> Path:
     return Path(url.database)
 
 
+def _read_only(path: Path) -> str:
+    # as_uri() percent-encodes, so a path with '?', '#' or spaces is still this file.
+    return f"{path.resolve().as_uri()}?mode=ro"
+
+
 def libpq_target(url: URL) -> tuple[str, dict[str, str]]:
     """A libpq connection URL without the password, and the environment that carries the password."""
     env = {}
@@ -79,12 +86,16 @@ def libpq_target(url: URL) -> tuple[str, dict[str, str]]:
 
 def _timestamped(directory: Path, suffix: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    candidate = directory / f"merit_bank-{stamp}{suffix}"
-    n = 1
-    while candidate.exists():
-        n += 1
-        candidate = directory / f"merit_bank-{stamp}-{n}{suffix}"
-    return candidate
+    # Several in one second get -2, -3…, always above any of that second still present, so the names of a
+    # directory sort in the order the backups were made (prune relies on it).
+    taken = [
+        int(match.group(2) or 1)
+        for path in directory.iterdir()
+        if (match := BACKUP_NAME.match(path.name)) and match.group(1) == stamp
+    ]
+    if not taken:
+        return directory / f"merit_bank-{stamp}{suffix}"
+    return directory / f"merit_bank-{stamp}-{max(taken) + 1}{suffix}"
 
 
 def _destination(dest: Path, suffix: str) -> Path:
@@ -114,6 +125,20 @@ def _sync_and_rename(temp: Path, final: Path) -> None:
         os.close(fd)
 
 
+def prune(directory: Path, keep: int, suffix: str) -> list[Path]:
+    """Delete all but the newest `keep` timestamped backups (of this kind) in `directory`; returns them."""
+    found = []
+    for path in directory.iterdir():
+        match = BACKUP_NAME.match(path.name)
+        if match and match.group(3) == suffix and path.is_file():
+            found.append(((match.group(1), int(match.group(2) or 1)), path))
+    found.sort(reverse=True)
+    removed = [path for _, path in found[keep:]]
+    for path in removed:
+        path.unlink()
+    return removed
+
+
 # --- backup ------------------------------------------------------------------------------------------------
 
 
@@ -134,7 +159,7 @@ def _backup_sqlite(source: Path, dest: Path) -> Path:
     temp = _temp_beside(final)
     temp.unlink(missing_ok=True)
     try:
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=60)
+        src = sqlite3.connect(_read_only(source), uri=True, timeout=60)
         try:
             out = sqlite3.connect(temp)
             try:
@@ -231,7 +256,7 @@ def _restore_sqlite(src: Path, target: Path) -> None:
     temp = _temp_beside(target)
     temp.unlink(missing_ok=True)
     try:
-        source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+        source = sqlite3.connect(_read_only(src), uri=True)
         try:
             _check_sqlite(source, src)
             out = sqlite3.connect(temp)
@@ -252,7 +277,7 @@ def _restore_sqlite(src: Path, target: Path) -> None:
 
 def _sqlite_has_tables(path: Path) -> bool:
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(_read_only(path), uri=True)
         try:
             return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
         finally:

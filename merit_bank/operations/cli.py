@@ -17,19 +17,31 @@ from . import backup as backups
 
 @click.command("backup")
 @click.argument("dest", type=click.Path(path_type=Path))
+@click.option(
+    "--keep",
+    type=click.IntRange(1),
+    default=None,
+    help="With DEST a directory: afterwards delete all but the newest KEEP timestamped backups in it.",
+)
 @with_appcontext
-def backup_command(dest: Path) -> None:
+def backup_command(dest: Path, keep: int | None) -> None:
     """Back the database up to DEST, a file or a directory (then a timestamped file is made in it).
 
     Safe while the service runs: SQLite is copied with its online backup API, PostgreSQL dumped with
     pg_dump in custom format. The file appears under its final name only once it is complete.
     """
+    if keep is not None and not dest.is_dir():
+        click.echo("backup failed: --keep needs DEST to be a directory", err=True)
+        sys.exit(2)
     try:
         path = backups.backup(dest)
     except backups.BackupError as exc:
         click.echo(f"backup failed: {exc}", err=True)
         sys.exit(1)
     click.echo(f"Backup written: {path} ({path.stat().st_size} bytes)")
+    if keep is not None:
+        for old in backups.prune(dest, keep, path.suffix):
+            click.echo(f"Deleted old backup {old}")
 
 
 @click.command("restore")
