@@ -190,3 +190,50 @@ def test_the_migration_marks_numbers_stored_before_it_as_key_0(db_url):
 def test_a_misconfigured_keyring_is_refused_with_a_clear_message(spec, message):
     with pytest.raises(identity.IdentityKeyError, match=message):
         identity.parse_keyring(spec, "secret")
+
+
+def test_a_mistyped_identity_key_in_the_environment_stops_the_start(monkeypatch, db_url, tmp_path):
+    from merit_bank import create_app
+
+    monkeypatch.setenv("IDENTITY_KEYS", f"2:{KEY_2[:-8]}")
+    with pytest.raises(identity.IdentityKeyError, match="identity key 2"):
+        create_app({"SQLALCHEMY_DATABASE_URI": db_url})
+    keys_file = tmp_path / "identity-keys"
+    keys_file.write_text(f"# newest first\n2:{KEY_2}\n1:{KEY_1}\n")
+    monkeypatch.delenv("IDENTITY_KEYS")
+    monkeypatch.setenv("IDENTITY_KEYS_FILE", str(keys_file))
+    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url})
+    with app.app_context():
+        assert identity.keyring().key_ids == [2, 1]
+        db.engine.dispose()
+
+
+def test_a_roster_import_finds_members_stored_under_the_old_key_while_a_rotation_is_under_way(db_url):
+    import io
+
+    from openpyxl import Workbook
+
+    number = id_number()
+    workbook = Workbook()
+    workbook.active.append(["村民小组", "户主姓名", "地址", "姓名", "与户主关系", "身份证号"])
+    workbook.active.append(["一组", "孙大伟", "幸福村一组8号", "孙大伟", "户主", number])
+    roster = io.BytesIO()
+    workbook.save(roster)
+
+    def import_roster(app: Flask, village_id: int) -> dict:
+        response = app.test_client().post(
+            f"/api/v1/households/import?village_id={village_id}&dry_run=0",
+            data={"file": (io.BytesIO(roster.getvalue()), "roster.xlsx")},
+            content_type="multipart/form-data",
+            headers=auth(app, root_admin(app)),
+        )
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    with app_with(db_url, IDENTITY_KEYS=f"1:{KEY_1}") as old:
+        village_id = make_village(old)
+        assert import_roster(old, village_id)["households_created"] == 1
+    with app_with(db_url, IDENTITY_KEYS=f"2:{KEY_2},1:{KEY_1}") as both:
+        again = import_roster(both, village_id)
+        assert again["households_created"] == 0 and again["members_existing"] == 1
+    assert [k for _, k, _, _ in _stored(both)] == [1]

@@ -157,15 +157,8 @@ def parse_keyring(spec: str, secret_key: str) -> Keyring:
     return Keyring(tuple(keys))
 
 
-def keyring() -> Keyring:
-    """The app's keyring, read from its settings once per distinct setting."""
-    config = current_app.config
-    spec = config.get("IDENTITY_KEYS") or ""
-    path = config.get("IDENTITY_KEYS_FILE") or ""
-    signature = (spec, path, config["SECRET_KEY"])
-    cached = current_app.extensions.get("merit_bank.identity_keyring")
-    if cached is not None and cached[0] == signature:
-        return cached[1]
+def read_keyring(spec: str, path: str, secret_key: str) -> Keyring:
+    """The keyring of the settings `IDENTITY_KEYS` (`spec`) or `IDENTITY_KEYS_FILE` (`path`)."""
     if spec and path:
         raise IdentityKeyError("set IDENTITY_KEYS or IDENTITY_KEYS_FILE, not both")
     if path:
@@ -175,7 +168,19 @@ def keyring() -> Keyring:
             raise IdentityKeyError(f"cannot read IDENTITY_KEYS_FILE {path}: {exc.strerror}") from exc
         if not spec.strip():
             raise IdentityKeyError(f"IDENTITY_KEYS_FILE {path} holds no keys")
-    ring = parse_keyring(spec, config["SECRET_KEY"])
+    return parse_keyring(spec, secret_key)
+
+
+def keyring() -> Keyring:
+    """The app's keyring, read from its settings once per distinct setting."""
+    config = current_app.config
+    spec = config.get("IDENTITY_KEYS") or ""
+    path = config.get("IDENTITY_KEYS_FILE") or ""
+    signature = (spec, path, config["SECRET_KEY"])
+    cached = current_app.extensions.get("merit_bank.identity_keyring")
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    ring = read_keyring(spec, path, config["SECRET_KEY"])
     current_app.extensions["merit_bank.identity_keyring"] = (signature, ring)
     return ring
 
