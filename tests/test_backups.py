@@ -72,6 +72,7 @@ def _restore(url: str, src: Path):
         return app.test_cli_runner().invoke(args=["restore", str(src)])
 
 
+@pytest.mark.race
 def test_a_backup_taken_while_redemptions_are_posted_restores_every_acknowledged_one_whole_and_verified(
     app, db_url, empty_db_url, tmp_path
 ):
