@@ -10,6 +10,7 @@ from alembic.script import ScriptDirectory
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 from . import backup as backups
@@ -71,9 +72,15 @@ def _upgrade_if_older() -> None:
 
     config = current_app.extensions["migrate"].migrate.get_config()
     script = ScriptDirectory.from_config(config)
-    with db.engine.connect() as conn:
-        revisions = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
-    db.engine.dispose()
+    try:
+        with db.engine.connect() as conn:
+            revisions = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+    except SQLAlchemyError as exc:
+        raise backups.BackupError(
+            "the restored database has no schema revision (alembic_version): not a Merit Bank backup"
+        ) from exc
+    finally:
+        db.engine.dispose()
     heads = set(script.get_heads())
     if revisions == heads:
         return
