@@ -27,6 +27,7 @@ DOMAINS = (
     "events",
     "shop",
     "reports",
+    "operations",
 )
 
 _ROOT = Path(__file__).resolve().parent.parent

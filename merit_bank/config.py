@@ -33,6 +33,14 @@ class Config:
         env = os.environ
         self.SECRET_KEY = env.get("SECRET_KEY", DEV_SECRET)
         self.JWT_SECRET_KEY = env.get("JWT_SECRET_KEY", DEV_JWT_SECRET)
+        # The identity-number keyring (see households/identity.py); unset: the key derived from SECRET_KEY.
+        self.IDENTITY_KEYS = env.get("IDENTITY_KEYS", "")
+        self.IDENTITY_KEYS_FILE = env.get("IDENTITY_KEYS_FILE", "")
+        if self.IDENTITY_KEYS or self.IDENTITY_KEYS_FILE:
+            from .households.identity import read_keyring
+
+            # A mistyped key stops the start, rather than the first registration of an identity number.
+            read_keyring(self.IDENTITY_KEYS, self.IDENTITY_KEYS_FILE, self.SECRET_KEY)
         self.PRODUCTION = env.get("MERIT_BANK_ENV", env.get("FLASK_ENV", "development")) == "production"
         self.SQLALCHEMY_DATABASE_URI = _database_url(env.get("DATABASE_URL"))
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}

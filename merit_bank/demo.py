@@ -105,9 +105,7 @@ def seed_demo() -> Demo:
                 name=head,
                 phone=phone,
                 relation="户主",
-                id_number_hmac=identity.fingerprint(number),
-                id_number_encrypted=identity.encrypt(number),
-                id_number_masked=identity.mask(number),
+                **identity.protect(number),
             )
             db.session.add_all([head_member, Member(household=household, name=spouse, relation="配偶")])
             db.session.flush()

@@ -47,6 +47,8 @@ class Member(db.Model):
     id_number_hmac: Mapped[str | None] = mapped_column(String(64), unique=True)
     id_number_encrypted: Mapped[str | None] = mapped_column(String(255))
     id_number_masked: Mapped[str | None] = mapped_column(String(32))
+    # Which identity key (see identity.py) made both the ciphertext and the hash; rotate-keys moves it.
+    id_number_key_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     household: Mapped[Household] = relationship(back_populates="members")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from ..auth.models import User
 from ..auth.scope import ensure_manages_village, ensure_village, visible_village_ids
-from ..database import transaction
+from ..database import is_sqlite, transaction
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..signing import mac, mac_matches
@@ -31,7 +31,7 @@ def _new_code() -> str:
 
 
 def _member(household: Household, data: dict[str, Any]) -> Member:
-    protected: dict[str, str] = {}
+    protected: dict[str, Any] = {}
     raw = data.get("id_number")
     if raw:
         number = identity.normalize(raw)
@@ -39,9 +39,10 @@ def _member(household: Household, data: dict[str, Any]) -> Member:
             raise ValidationFailed(
                 errors={"id_number": [_l("Not a valid identity number (check the last digit).")]}
             )
-        fingerprint = identity.fingerprint(number)
         # Checked before the member joins the session, so autoflush cannot write a half-built row.
-        if db.session.scalar(select(Member.id).where(Member.id_number_hmac == fingerprint)) is not None:
+        # Every configured key's hash is tried: during a key rotation a number may be under either.
+        known = select(Member.id).where(Member.id_number_hmac.in_(identity.fingerprints(number)))
+        if db.session.scalar(known.limit(1)) is not None:
             raise DomainError(
                 "duplicate-id-number",
                 _l(
@@ -49,11 +50,7 @@ def _member(household: Household, data: dict[str, Any]) -> Member:
                     masked=identity.mask(number),
                 ),
             )
-        protected = {
-            "id_number_hmac": fingerprint,
-            "id_number_encrypted": identity.encrypt(number),
-            "id_number_masked": identity.mask(number),
-        }
+        protected = identity.protect(number)
     return Member(
         household=household,
         name=data["name"].strip(),
@@ -247,3 +244,49 @@ def village_of(actor: User, village_id: int) -> Village:
     if village is None:
         raise NotFound("not-found", _l("No such village."))
     return village
+
+
+# --- identity-number key rotation ------------------------------------------------------------------------
+
+
+def rotate_identity_keys(batch_size: int = 500) -> dict[str, Any]:
+    """Re-encrypt and re-hash every stored identity number under the newest key, one batch per transaction.
+
+    Idempotent: numbers already under the newest key are only counted. A number under a key id that is not
+    configured (or that its key no longer decrypts) is counted in `unreadable` by key id and left as it is, so
+    the caller can report every missing key at once; nothing is ever rewritten from a failed decryption.
+    """
+    ring = identity.keyring()
+    current = ring.current.key_id
+    counts: dict[str, Any] = {"key_id": current, "rotated": 0, "already_current": 0, "unreadable": {}}
+    last_id = 0
+    while True:
+        with transaction():
+            query = (
+                select(Member)
+                .where(Member.id > last_id, Member.id_number_encrypted.is_not(None))
+                .order_by(Member.id)
+                .limit(batch_size)
+            )
+            if not is_sqlite():
+                # A member saved meanwhile is written under the newest key already; lock only this batch.
+                query = query.with_for_update()
+            members = db.session.scalars(query).all()
+            for member in members:
+                key_id = (
+                    member.id_number_key_id if member.id_number_key_id is not None else identity.LEGACY_KEY_ID
+                )
+                if key_id == current and member.id_number_key_id is not None:
+                    counts["already_current"] += 1
+                    continue
+                try:
+                    number = identity.decrypt(member.id_number_encrypted or "", key_id)
+                except identity.IdentityKeyError:
+                    counts["unreadable"][key_id] = counts["unreadable"].get(key_id, 0) + 1
+                    continue
+                for column, value in identity.protect(number).items():
+                    setattr(member, column, value)
+                counts["rotated"] += 1
+        if len(members) < batch_size:
+            return counts
+        last_id = members[-1].id

@@ -277,8 +277,10 @@ def plan_import(village: Village, rows: list[RosterRow], problems: list[Problem]
             household = by_key[key] = PlannedHousehold(key, key[1], key[0], key[2])
         household.rows.append(row)
 
-    fingerprints = {n: identity.fingerprint(n) for n in numbers.values()}
-    registered = _registered(list(fingerprints.values()))
+    # A number may be stored under any configured identity key while a rotation is under way.
+    candidates = {n: identity.fingerprints(n) for n in numbers.values()}
+    registered = _registered([fp for fps in candidates.values() for fp in fps])
+    fingerprints = {n: next((fp for fp in fps if fp in registered), fps[0]) for n, fps in candidates.items()}
     existing = _existing_households(village.id)
     for household in by_key.values():
         _plan_household(village, household, numbers, fingerprints, registered, existing, groups, plan)

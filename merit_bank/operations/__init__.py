@@ -1,0 +1,1 @@
+"""Operating a deployment: backups of the database and restoring them."""
