@@ -9,6 +9,7 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 
 from ..auth.scope import current_user
+from ..inputs import strip_control
 from ..qr import qr_png, qr_svg
 from ..schemas import page_of
 from . import services, tokens
@@ -35,7 +36,8 @@ blp = Blueprint("events_api", __name__, url_prefix="/api/v1", description="Event
 
 
 def _device() -> str:
-    return (request.headers.get("User-Agent") or "")[:200]
+    # Stored as text: a header may carry bytes a text column cannot keep.
+    return strip_control(request.headers.get("User-Agent") or "")[:200]
 
 
 def event_views(events: list[Event]) -> list[dict[str, Any]]:

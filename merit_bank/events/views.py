@@ -21,6 +21,7 @@ from marshmallow import ValidationError
 from ..auth.models import User
 from ..errors import DomainError
 from ..extensions import db
+from ..inputs import strip_control
 from ..labels import council_label
 from ..villages import services as village_services
 from ..web import login_required, nav_providers, page_user, villager_home_sections
@@ -49,7 +50,8 @@ villager_home_sections.append("events/home_section.html")
 
 
 def _device() -> str:
-    return (request.headers.get("User-Agent") or "")[:200]
+    # Stored as text: a header may carry bytes a text column cannot keep.
+    return strip_control(request.headers.get("User-Agent") or "")[:200]
 
 
 def _local_zone() -> ZoneInfo:
