@@ -49,6 +49,19 @@ def strip_control(value: str) -> str:
     return _BAD_SINGLE_LINE.sub("", value)
 
 
+def parse_id(text: str | None, limit: int = MAX_INT) -> int | None:
+    """A number typed in a form or query string, when it is ASCII digits no larger than `limit`.
+
+    str.isdigit() also takes "²" and other scripts' digits, which int() then refuses (or reads); a larger
+    number cannot name a row of a 32-bit id column and on PostgreSQL fails the query.
+    """
+    text = (text or "").strip()
+    if not (0 < len(text) <= len(str(limit)) and text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= limit else None
+
+
 # --- marshmallow ------------------------------------------------------------------------------------
 
 
@@ -197,6 +210,7 @@ __all__ = [
     "control_message",
     "guard_text_field",
     "has_control",
+    "parse_id",
     "register",
     "strip_control",
 ]

@@ -394,3 +394,32 @@ def test_command_line_text_and_ids_are_refused_with_a_usage_error(app, runner):
     assert too_big.exit_code == 2
     too_big = runner.invoke(args=["export-ledger", str(10**20)])
     assert too_big.exit_code == 2
+
+
+@pytest.mark.parametrize("number", ["²", "١", "9999999999", "99999999999999999999"])
+def test_a_number_typed_into_a_page_form_or_query_is_refused_or_ignored_never_a_500(app, client, number):
+    village = make_village(app)
+    _login(client)
+    token = _csrf(client, "/admin/users")
+    pages = [
+        client.post(
+            "/admin/users",
+            data={
+                "csrf_token": token,
+                "username": "clerk9",
+                "password": PASSWORD,
+                "role": "clerk",
+                "village_id": number,
+            },
+        ),
+        client.post("/claims/review", data={"csrf_token": token, "claim_ids": number, "decision": "approve"}),
+        client.post(
+            "/events",
+            data={"csrf_token": token, "village_id": str(village), "title": "义务劳动", "rule_id": number},
+        ),
+        client.get(f"/reports/?village_id={number}"),
+        client.get(f"/reports/rankings?village_id={village}&group_id={number}"),
+        client.get(f"/api/v1/households?village_id={number}", headers=auth(app, root_admin(app))),
+    ]
+    for response in pages:
+        assert response.status_code < 500, (response.request.path, response.status_code)
