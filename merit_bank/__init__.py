@@ -79,8 +79,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api = Api(app, spec_kwargs={"info": {"description": "功德银行 Merit Bank HTTP API, contract v1"}})
     app.extensions["merit_bank.api"] = api
 
-    from . import auth_hooks
+    from . import auth_hooks, inputs
 
+    inputs.register(app)  # before any blueprint: routes keep the `int` converter they were built with
     auth_hooks.register(app)
     register_error_handlers(app)
     _require_json_bodies(app)

@@ -8,17 +8,25 @@ from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 from sqlalchemy import Select, func, select
 
 from .extensions import db
+from .inputs import MAX_INT, guard_text_field
 
 # Every integer a client sends fits a PostgreSQL integer, so no request can overflow a column.
-MAX_INT = 2**31 - 1
+__all__ = ["MAX_INT", "Id", "Int", "PageArgs", "StrictSchema", "Text", "page_of"]
 
 
 class StrictSchema(Schema):
-    """Unknown fields are an error, not silently dropped: a typo must not look like success."""
+    """Unknown fields are an error, not silently dropped: a typo must not look like success.
+
+    Every text field of every schema refuses control characters (merit_bank.inputs), so no request can
+    store a NUL for PostgreSQL to choke on or a character that breaks an XLSX export.
+    """
 
     class Meta:
         unknown = RAISE
         ordered = True
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        guard_text_field(field_obj)
 
 
 def Id(**kwargs: Any) -> fields.Integer:
@@ -29,8 +37,10 @@ def Int(min_value: int = -MAX_INT, max_value: int = MAX_INT, **kwargs: Any) -> f
     return fields.Integer(strict=True, validate=validate.Range(min_value, max_value), **kwargs)
 
 
-def Text(max_length: int, min_length: int = 0, **kwargs: Any) -> fields.String:
-    return fields.String(validate=validate.Length(min_length, max_length), **kwargs)
+def Text(max_length: int, min_length: int = 0, multiline: bool = False, **kwargs: Any) -> fields.String:
+    """Bounded text; `multiline` lets it hold tab, newline and carriage return (notes, reasons, addresses)."""
+    metadata = {**kwargs.pop("metadata", {}), "multiline": multiline}
+    return fields.String(validate=validate.Length(min_length, max_length), metadata=metadata, **kwargs)
 
 
 class PageArgs(StrictSchema):

@@ -22,6 +22,7 @@ from .extensions import csrf, db
 from .form_errors import form_errors
 from .households import services as household_services
 from .households.schemas import HouseholdCreateSchema
+from .inputs import parse_id
 from .villages import services as village_services
 from .villages.schemas import VillageCreateSchema
 
@@ -160,7 +161,8 @@ def form_int(value: str | None) -> int | str | None:
     value = (value or "").strip()
     if not value:
         return None
-    return int(value) if value.lstrip("-").isdigit() and len(value) < 12 else value
+    digits = value.removeprefix("-")
+    return int(value) if digits.isascii() and digits.isdigit() and len(digits) < 12 else value
 
 
 @bp.route("/admin/villages", methods=["GET", "POST"])
@@ -242,7 +244,8 @@ def admin_users():
         for key in ("village_id", "shop_id", "member_id"):
             value = request.form.get(key, "").strip()
             if value:
-                raw[key] = form_int(value)
+                number = parse_id(value)
+                raw[key] = value if number is None else number
         try:
             auth_services.create_user(g.user, UserCreateSchema().load(raw))
             return redirect(url_for("web.admin_users"))

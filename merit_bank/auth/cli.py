@@ -6,11 +6,12 @@ import click
 from flask.cli import with_appcontext
 
 from ..errors import DomainError
+from ..inputs import PLAIN_TEXT
 from . import services
 
 
 @click.command("create-admin")
-@click.argument("username")
+@click.argument("username", type=PLAIN_TEXT)
 @click.option(
     "--password", prompt=True, hide_input=True, confirmation_prompt=True, help="At least 8 characters."
 )

@@ -15,27 +15,27 @@ class ClaimCreateSchema(StrictSchema):
     rule_id = Id(required=True)
     member_id = Id(allow_none=True)
     quantity = Int(1, MAX_QUANTITY, load_default=1)
-    note = Text(500, allow_none=True)
+    note = Text(500, allow_none=True, multiline=True)
     occurred_on = fields.Date(allow_none=True)
 
 
 class ClaimApproveSchema(StrictSchema):
-    comment = Text(500, allow_none=True, load_default="")
+    comment = Text(500, allow_none=True, load_default="", multiline=True)
 
 
 class ClaimRejectSchema(StrictSchema):
-    reason = Text(500, 1, required=True)
+    reason = Text(500, 1, required=True, multiline=True)
 
 
 class ObjectionCreateSchema(StrictSchema):
-    reason = Text(500, 1, required=True)
+    reason = Text(500, 1, required=True, multiline=True)
 
 
 class ClaimBatchReviewSchema(StrictSchema):
     claim_ids = fields.List(Id(), required=True, validate=validate.Length(1, MAX_BATCH))
     decision = fields.String(required=True, validate=validate.OneOf(("approve", "reject")))
-    comment = Text(500, allow_none=True)
-    reason = Text(500, allow_none=True)
+    comment = Text(500, allow_none=True, multiline=True)
+    reason = Text(500, allow_none=True, multiline=True)
 
 
 class ClaimBatchErrorSchema(StrictSchema):

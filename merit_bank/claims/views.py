@@ -16,6 +16,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..households import services as household_services
 from ..households.models import Household
+from ..inputs import parse_id
 from ..ledger import services as ledger
 from ..rules import services as rule_services
 from ..rules.models import Rule
@@ -268,7 +269,7 @@ def review():
     results: list[dict[str, Any]] = []
     errors: dict[str, Any] = {}
     if request.method == "POST":
-        ids = [int(v) for v in request.form.getlist("claim_ids") if v.isdigit() and len(v) < 11]
+        ids = [n for v in request.form.getlist("claim_ids") if (n := parse_id(v)) is not None]
         decision = request.form.get("decision", "")
         text = request.form.get("reason" if decision == "reject" else "comment", "")[:500]
         try:

@@ -9,6 +9,7 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 
 from ..auth.scope import current_user
+from ..inputs import parse_id, strip_control
 from ..qr import qr_png, qr_svg
 from ..schemas import page_of
 from . import services, tokens
@@ -35,7 +36,8 @@ blp = Blueprint("events_api", __name__, url_prefix="/api/v1", description="Event
 
 
 def _device() -> str:
-    return (request.headers.get("User-Agent") or "")[:200]
+    # Stored as text: a header may carry bytes a text column cannot keep.
+    return strip_control(request.headers.get("User-Agent") or "")[:200]
 
 
 def event_views(events: list[Event]) -> list[dict[str, Any]]:
@@ -118,8 +120,8 @@ def event_code(event_id):
 def event_qr_png(event_id):
     """The event's QR code as PNG (for the event's clerks)."""
     _event, token = services.code_for(current_user(), event_id)
-    box = request.args.get("box", "10")
-    box_size = int(box) if box.isdigit() and 2 <= int(box) <= 40 else 10
+    box = parse_id(request.args.get("box"), 40)
+    box_size = box if box is not None and box >= 2 else 10
     return _no_store(qr_png(tokens.checkin_url(token), box_size=box_size), "image/png")
 
 

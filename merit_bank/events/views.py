@@ -21,6 +21,7 @@ from marshmallow import ValidationError
 from ..auth.models import User
 from ..errors import DomainError
 from ..extensions import db
+from ..inputs import parse_id, strip_control
 from ..labels import council_label
 from ..villages import services as village_services
 from ..web import login_required, nav_providers, page_user, villager_home_sections
@@ -49,7 +50,8 @@ villager_home_sections.append("events/home_section.html")
 
 
 def _device() -> str:
-    return (request.headers.get("User-Agent") or "")[:200]
+    # Stored as text: a header may carry bytes a text column cannot keep.
+    return strip_control(request.headers.get("User-Agent") or "")[:200]
 
 
 def _local_zone() -> ZoneInfo:
@@ -100,7 +102,8 @@ def event_list():
         for key in ("village_id", "rule_id", "capacity"):
             value = form.get(key, "").strip()
             if value:
-                raw[key] = int(value) if value.isdigit() and len(value) < 10 else value
+                number = parse_id(value)
+                raw[key] = value if number is None else number
         try:
             event = services.create_event(user, EventCreateSchema().load(raw))
             return redirect(url_for("events.event_page", event_id=event.id))

@@ -29,7 +29,7 @@ class HouseholdCreateSchema(StrictSchema):
     village_id = Id(required=True)
     head_name = Text(50, 1, required=True)
     group = Text(50, allow_none=True)
-    address = Text(200, allow_none=True)
+    address = Text(200, allow_none=True, multiline=True)
     members = fields.List(fields.Nested(MemberCreateSchema), required=True, validate=validate.Length(1, 30))
 
 

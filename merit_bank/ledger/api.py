@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from ..auth.scope import current_user, ensure_village, require_role, visible_village_ids
 from ..errors import DomainError, NotFound
 from ..extensions import db
+from ..inputs import has_control
 from . import services
 from .hashing import request_digest
 from .models import Entry, Transaction
@@ -55,7 +56,7 @@ def _idempotency_key(scope: str) -> tuple[str, str]:
     header = request.headers.get("Idempotency-Key", "")
     if not header:
         raise DomainError("idempotency-key-required", "Send an Idempotency-Key header.", status=400)
-    if len(header) > 100:
+    if len(header) > 100 or has_control(header):
         raise DomainError("validation-error", "The Idempotency-Key is 1 to 100 characters.", status=422)
     # Keys are per user, so two clients that happen to pick one key never see each other's result.
     key = f"http:{current_user().id}:{header}"

@@ -7,11 +7,12 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from ..inputs import ID
 from . import services
 
 
 @click.command("verify-ledger")
-@click.option("--village", "village_id", type=int, default=None, help="Only this village's chain.")
+@click.option("--village", "village_id", type=ID, default=None, help="Only this village's chain.")
 @with_appcontext
 def verify_ledger_command(village_id: int | None) -> None:
     """Recompute every hash chain, entry sum and cached balance; exit 0 when whole, 1 when not."""
@@ -29,7 +30,7 @@ def verify_ledger_command(village_id: int | None) -> None:
 
 
 @click.command("export-ledger")
-@click.argument("village_id", type=int)
+@click.argument("village_id", type=ID)
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="jsonl", show_default=True)
 @click.option(
     "--output", "-o", type=click.File("w", encoding="utf-8"), default="-", help="File (default: stdout)."

@@ -110,7 +110,7 @@ class ExportQuerySchema(StrictSchema):
 
 
 class ReversalSchema(StrictSchema):
-    memo = Text(500, 1, required=True)
+    memo = Text(500, 1, required=True, multiline=True)
 
 
 class AdjustmentSchema(StrictSchema):
@@ -118,7 +118,7 @@ class AdjustmentSchema(StrictSchema):
     household_id = Id()
     shop_id = Id()
     points = Int(-1_000_000, 1_000_000, required=True)
-    memo = Text(500, 1, required=True)
+    memo = Text(500, 1, required=True, multiline=True)
 
     @validates_schema
     def _one_target(self, data, **_kwargs) -> None:

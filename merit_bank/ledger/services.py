@@ -1178,8 +1178,9 @@ def export_ledger(village_id: int, fmt: str, out: IO[str]) -> int:
     chain without this code. It stops at the chain head read first, so it is a consistent prefix even
     while postings continue.
     """
-    import csv
     import json
+
+    from ..spreadsheets import SafeCsvWriter
 
     if fmt not in ("csv", "jsonl"):
         raise ValueError("format must be csv or jsonl")
@@ -1198,7 +1199,7 @@ def export_ledger(village_id: int, fmt: str, out: IO[str]) -> int:
         .where(t.village_id == village_id, t.seq <= head[0])
         .order_by(t.seq, e.account_id)
     )
-    writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+    writer = SafeCsvWriter(out, lineterminator="\n") if fmt == "csv" else None
     if writer is not None:
         writer.writerow(CSV_COLUMNS)
     else:

@@ -13,6 +13,7 @@ from ..auth.models import User
 from ..demo import seeders as demo_seeders
 from ..errors import DomainError
 from ..extensions import db
+from ..inputs import PLAIN_TEXT
 from ..villages.models import Village
 from . import exports, importer
 from .periods import parse_period
@@ -48,10 +49,15 @@ def _print_report(report: dict) -> None:
 
 
 @click.command("import-households")
-@click.argument("village_code")
+@click.argument("village_code", type=PLAIN_TEXT)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check the file and report problems; write nothing.")
-@click.option("--as", "username", help="The admin the import is recorded as (default: a deployment admin).")
+@click.option(
+    "--as",
+    "username",
+    type=PLAIN_TEXT,
+    help="The admin the import is recorded as (default: a deployment admin).",
+)
 @with_appcontext
 def import_households_command(village_code: str, path: Path, dry_run: bool, username: str | None) -> None:
     """Import households and members of VILLAGE_CODE from a roster (XLSX or CSV) at PATH."""
@@ -75,9 +81,11 @@ def import_households_command(village_code: str, path: Path, dry_run: bool, user
 @click.command("export")
 @click.argument("name", type=click.Choice(sorted(exports.EXPORTS)))
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--village", "village_code", help="One village's code (default: every village).")
-@click.option("--from", "start", help="First day, YYYY-MM-DD.")
-@click.option("--to", "end", help="Last day, YYYY-MM-DD.")
+@click.option(
+    "--village", "village_code", type=PLAIN_TEXT, help="One village's code (default: every village)."
+)
+@click.option("--from", "start", type=PLAIN_TEXT, help="First day, YYYY-MM-DD.")
+@click.option("--to", "end", type=PLAIN_TEXT, help="Last day, YYYY-MM-DD.")
 @click.option("--header", type=click.Choice(exports.HEADER_MODES), default="labels")
 @with_appcontext
 def export_command(

@@ -9,7 +9,6 @@ the two rows.
 
 from __future__ import annotations
 
-import csv
 import io
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +25,7 @@ from ..extensions import db
 from ..households.models import Household, Member
 from ..labels import council_label
 from ..ledger.models import Account, Entry, Transaction
+from ..spreadsheets import SafeCsvWriter, append_row
 from ..villages.models import Village, VillageGroup
 from .periods import Period, zone
 from .services import _t, analytic_reads, point_class
@@ -712,23 +712,16 @@ def header_rows(export: Export, header: str) -> list[list[str]]:
     return [export.labels()]
 
 
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return f"{value:.2f}"
-    return value
-
-
 def csv_chunks(
     export: Export, village_ids: Sequence[int] | None, period: Period | None, header: str = "labels"
 ) -> Iterator[bytes]:
     """The export as CSV, UTF-8 with a BOM (so Excel reads Chinese right), in chunks of bytes."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = SafeCsvWriter(buffer, lineterminator="\r\n")
     buffer.write(BOM)
     writer.writerows(header_rows(export, header))
-    money = export.name == "settlement"
     for row in export.rows(village_ids, period):
-        writer.writerow([_csv_value(v) for v in row] if money else row)
+        writer.writerow(row)
         if buffer.tell() >= CHUNK_CHARS:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -745,7 +738,6 @@ def xlsx_file(
 ) -> Any:
     """Write the export to `out` (a temporary file by default) as XLSX, rows streamed; returns `out`."""
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
     workbook = Workbook(write_only=True)
@@ -759,12 +751,7 @@ def xlsx_file(
         for index, width in enumerate(widths):
             sheet.column_dimensions[_column_letter(index)].width = width
         for row in headers:
-            cells = []
-            for value in row:
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.font = bold
-                cells.append(cell)
-            sheet.append(cells)
+            append_row(sheet, row, bold)
         return sheet
 
     sheet_number = 1
@@ -775,7 +762,7 @@ def xlsx_file(
             sheet_number += 1
             sheet = new_sheet(sheet_number)
             written = 0
-        sheet.append(row)
+        append_row(sheet, row)
         written += 1
     if out is None:
         out = tempfile.TemporaryFile()  # noqa: SIM115 - the caller reads and closes it

@@ -29,6 +29,8 @@ from ..households import identity
 from ..households import services as household_services
 from ..households.models import Household, Member
 from ..i18n import request_gettext as _
+from ..inputs import control_message, has_control
+from ..spreadsheets import append_row
 from ..villages.models import Village, VillageGroup
 
 MAX_ROWS = 50_000
@@ -218,6 +220,11 @@ def _check_row(row: RosterRow, groups: dict[str, int], problems: list[Problem]) 
     for key in REQUIRED:
         if not values.get(key):
             problems.append(Problem(row.number, heading(key), _("Required.")))
+    for key, value in values.items():
+        # Only the address may hold several lines (a cell typed with Alt+Enter), as in the API.
+        multiline = key == "address"
+        if has_control(value, multiline):
+            problems.append(Problem(row.number, heading(key), str(control_message(multiline))))
     for key, limit in LIMITS.items():
         if len(values.get(key, "")) > limit:
             problems.append(Problem(row.number, heading(key), _("At most %(n)d characters.", n=limit)))
@@ -470,7 +477,7 @@ def template_xlsx() -> bytes:
     sheet = workbook.active
     sheet.title = "花名册"
     keys = list(COLUMNS)
-    sheet.append([heading(k) for k in keys])
+    append_row(sheet, [heading(k) for k in keys])
     for index, key in enumerate(keys, start=1):
         cell = sheet.cell(row=1, column=index)
         cell.font = Font(bold=True)
@@ -488,7 +495,7 @@ def template_xlsx() -> bytes:
         ["村民小组须与系统中的小组名称一致。重复导入同一文件不会重复登记。"],
         ["One row per person; rows with the same group, head of household and address are one household."],
     ):
-        notes.append(line)
+        append_row(notes, line)
     notes.column_dimensions["A"].width = 90
     out = io.BytesIO()
     workbook.save(out)

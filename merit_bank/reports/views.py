@@ -16,6 +16,7 @@ from ..auth.scope import is_deployment_admin
 from ..extensions import db
 from ..households import services as household_services
 from ..households.models import Household
+from ..inputs import parse_id
 from ..labels import council_label
 from ..ledger.models import COUNCILS
 from ..qr import qr_svg
@@ -40,8 +41,7 @@ nav_providers.append(_nav)
 
 
 def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 10 else None
+    return parse_id(request.args.get(name))
 
 
 def _period() -> Period:

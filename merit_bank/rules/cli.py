@@ -8,13 +8,16 @@ from sqlalchemy import select
 
 from ..auth.models import User
 from ..extensions import db
+from ..inputs import PLAIN_TEXT
 from ..villages.models import Village
 from . import services
 
 
 @click.command("load-rulebook")
-@click.argument("village_code")
-@click.option("--admin", "admin_username", required=True, help="Username of the admin who adopts it.")
+@click.argument("village_code", type=PLAIN_TEXT)
+@click.option(
+    "--admin", "admin_username", type=PLAIN_TEXT, required=True, help="Username of the admin who adopts it."
+)
 @with_appcontext
 def load_rulebook_command(village_code: str, admin_username: str) -> None:
     """Copy the default rulebook (about 20 rules over the six councils) into a village."""

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from ..auth.scope import current_user, require_role, visible_village_ids
 from ..errors import DomainError
+from ..inputs import has_control
 from ..ledger.hashing import request_digest
 from ..schemas import PageArgs, page_of
 from . import services
@@ -47,7 +48,7 @@ def _idempotency_key() -> str:
     header = request.headers.get("Idempotency-Key", "")
     if not header:
         raise DomainError("idempotency-key-required", "Send an Idempotency-Key header.", status=400)
-    if len(header) > 100:
+    if len(header) > 100 or has_control(header):
         raise DomainError(
             "validation-error",
             "The Idempotency-Key is 1 to 100 characters.",

@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from .. import demo
+from ..inputs import ID
 from ..ledger import services as ledger
 from . import services
 
@@ -45,7 +46,7 @@ demo.seeders.append(seed_shop)
 
 
 @click.command("verify-stock")
-@click.option("--shop", "shop_id", type=int, default=None, help="Only this shop.")
+@click.option("--shop", "shop_id", type=ID, default=None, help="Only this shop.")
 @with_appcontext
 def verify_stock_command(shop_id: int | None) -> None:
     """Check that every item's stock equals the sum of its movements; exit 0 when so, 1 when not."""

@@ -84,12 +84,12 @@ class ItemListSchema(StrictSchema):
 
 class RestockSchema(StrictSchema):
     quantity = Int(1, MAX_STOCK, required=True)
-    note = Text(200, load_default="")
+    note = Text(200, load_default="", multiline=True)
 
 
 class StocktakeSchema(StrictSchema):
     counted = Int(0, MAX_STOCK, required=True)
-    reason = Text(200, 1, required=True)
+    reason = Text(200, 1, required=True, multiline=True)
 
 
 class MovementSchema(StrictSchema):
@@ -220,7 +220,7 @@ class RedemptionQuerySchema(PageArgs):
 
 
 class VoidSchema(StrictSchema):
-    reason = Text(200, 1, required=True)
+    reason = Text(200, 1, required=True, multiline=True)
 
 
 class VoidResultSchema(StrictSchema):

@@ -18,7 +18,6 @@ at local midnight on the 1st, and "the same day" for a shopkeeper's void is the 
 
 from __future__ import annotations
 
-import csv
 import io
 import secrets
 from collections.abc import Callable, Sequence
@@ -43,6 +42,7 @@ from ..households.models import Household
 from ..i18n import request_gettext as _
 from ..ledger import services as ledger
 from ..ledger.hashing import request_digest
+from ..spreadsheets import SafeCsvWriter, append_row
 from ..villages.models import Village
 from .models import MonthClosure, Redemption, RedemptionLine, RedemptionVoid, Shop, ShopItem, StockMovement
 
@@ -1029,7 +1029,7 @@ def _settlement_rows(data: dict[str, Any]) -> list[list[Any]]:
 def settlement_csv(data: dict[str, Any]) -> bytes:
     """The settlement as CSV, UTF-8 with a BOM so that Excel on Windows reads the Chinese right."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = SafeCsvWriter(buffer, lineterminator="\r\n")
     for row in _settlement_rows(data):
         writer.writerow(row)
     return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
@@ -1044,7 +1044,7 @@ def settlement_xlsx(data: dict[str, Any]) -> bytes:
     sheet = workbook.active
     sheet.title = data["month"]
     for row in _settlement_rows(data):
-        sheet.append([Decimal(v) if isinstance(v, str) and _is_money(v) else v for v in row])
+        append_row(sheet, [Decimal(v) if isinstance(v, str) and _is_money(v) else v for v in row])
     for cell in sheet[7]:
         cell.font = Font(bold=True)
     sheet.column_dimensions["A"].width = 24
