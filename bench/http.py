@@ -1,0 +1,510 @@
+"""HTTP benchmark (not a test): the service under gunicorn on PostgreSQL against a minimal Flask ceiling.
+
+    python bench/http.py                         # defaults: 20 s a scenario, 16 client threads in 2 processes
+    python bench/http.py --seconds 8 --households 1500    # a quick run
+
+It makes its own databases (through BENCH_PG_ADMIN_URL, default postgresql://postgres@127.0.0.1:5432/postgres),
+runs `gunicorn -w 2 --threads 4` for the service and for the ceiling app, seeds through the service's own API,
+and drives three scenarios with a Python load client (keep-alive connections, several processes):
+
+- redemptions at one shop (every request a new Idempotency-Key, households in turn);
+- card check-ins at one event (every request a different household's card, so each one posts);
+- balance reads.
+
+The ceiling is the least a durable hot-row posting can cost through the same stack: a Flask +
+Flask-SQLAlchemy app whose one route updates one balance row and inserts one entry, then commits. It is run
+before and after the service (a sandwich), and each rate is printed as a ratio of the mean ceiling, since this
+shared machine's speed
+drifts between runs. SQL statements and transactions per request are counted by PostgreSQL itself: the service
+is started a second time with `log_statement = all` on its database only, a fixed number of requests of each
+kind is sent one at a time, and the server log's lines for that database are counted (so nothing the driver
+sends is missed), beside `pg_stat_database`'s commit and rollback counters.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is bench/http.py, as the issue names it; its folder must not shadow the standard library's http.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import multiprocessing  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import re  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+from http.client import HTTPConnection  # noqa: E402
+from typing import Any  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+SERVICE_DB = "mb_bench_http"
+CEILING_DB = "mb_bench_ceiling"
+SECRETS = {
+    "SECRET_KEY": "bench-secret-key-that-is-long-enough-0000",
+    "JWT_SECRET_KEY": "bench-jwt-secret-key-that-is-long-enough-00",
+}
+ADMIN_PASSWORD = "bench-admin-password"
+MAX_REQUESTS = 100_000  # more than any scenario gets through in its seconds on this machine
+
+
+def pg_url(name: str, driver: str = "postgresql+psycopg") -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", f"{driver}://") + "/" + name
+
+
+def pg_exec(sql: str, dbname: str | None = None) -> list[tuple[Any, ...]]:
+    url = PG_ADMIN_URL if dbname is None else pg_url(dbname, "postgresql")
+    with psycopg.connect(url, autocommit=True) as conn:
+        cursor = conn.execute(sql)
+        return cursor.fetchall() if cursor.description else []
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- servers ---------------------------------------------------------------------------------------
+
+
+class Server:
+    """gunicorn -w 2 --threads 4 on a free port, for as long as the `with` block runs."""
+
+    def __init__(self, app_spec: str, env: dict[str, str]) -> None:
+        self.port = free_port()
+        gunicorn = [sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "4", "--log-level", "warning"]
+        self.process = subprocess.Popen(
+            [*gunicorn, "-b", f"127.0.0.1:{self.port}", app_spec],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        )
+
+    def __enter__(self) -> Server:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                conn = HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", "/healthz")
+                conn.getresponse().read()
+                conn.close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.2)
+
+    def __exit__(self, *_exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+CEILING_APP = '''
+"""The ceiling: one durable hot-row posting per request through Flask + Flask-SQLAlchemy."""
+import os
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import text
+
+app = Flask(__name__)
+app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+db = SQLAlchemy(app)
+
+
+@app.get("/healthz")
+def healthz():
+    return {"status": "ok"}
+
+
+@app.post("/post")
+def post():
+    balance = db.session.execute(
+        text("UPDATE balances SET balance = balance + 1 WHERE id = 1 RETURNING balance")
+    ).scalar_one()
+    db.session.execute(text("INSERT INTO entries (account_id, amount) VALUES (1, 1)"))
+    db.session.commit()
+    return {"balance": balance}
+'''
+
+
+def ceiling_rate(seconds: float, clients: int) -> float:
+    pg_exec(f"DROP DATABASE IF EXISTS {CEILING_DB} WITH (FORCE)")
+    pg_exec(f"CREATE DATABASE {CEILING_DB}")
+    pg_exec("CREATE TABLE balances (id int PRIMARY KEY, balance bigint NOT NULL)", CEILING_DB)
+    pg_exec(
+        "CREATE TABLE entries (id bigserial PRIMARY KEY, account_id int NOT NULL REFERENCES balances,"
+        " amount bigint NOT NULL, created_at timestamptz NOT NULL DEFAULT now())",
+        CEILING_DB,
+    )
+    pg_exec("INSERT INTO balances VALUES (1, 0)", CEILING_DB)
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "bench_ceiling_app.py").write_text(CEILING_APP)
+        env = {"DATABASE_URL": pg_url(CEILING_DB), "PYTHONPATH": f"{folder}:{ROOT}"}
+        with Server("bench_ceiling_app:app", env) as server:
+            requests: list[Request] = [("POST", "/post", None, {})] * MAX_REQUESTS
+            result = drive(server.port, requests, seconds, clients)
+    pg_exec(f"DROP DATABASE IF EXISTS {CEILING_DB} WITH (FORCE)")
+    return result["rate"]
+
+
+# --- load client -----------------------------------------------------------------------------------
+
+Request = tuple[str, str, dict[str, Any] | None, dict[str, str]]
+
+
+def _client_process(port: int, requests: list[Request], threads: int, stop_at: float, out) -> None:
+    """Send `requests` (shared out among threads, in order) until done or until `stop_at`."""
+    lock = threading.Lock()
+    position = [0]
+    done: list[tuple[float, int]] = []
+
+    def worker() -> None:
+        conn = HTTPConnection("127.0.0.1", port, timeout=60)
+        while time.time() < stop_at:
+            with lock:
+                if position[0] >= len(requests):
+                    break
+                method, path, body, headers = requests[position[0]]
+                position[0] += 1
+            payload = json.dumps(body) if body is not None else None
+            sent = time.perf_counter()
+            try:
+                conn.request(method, path, payload, {"Content-Type": "application/json", **headers})
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except OSError:
+                conn.close()
+                conn = HTTPConnection("127.0.0.1", port, timeout=60)
+                status = 0
+            with lock:
+                done.append((time.perf_counter() - sent, status))
+        conn.close()
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    out.put(done)
+
+
+def drive(
+    port: int, requests: list[Request], seconds: float, clients: int, processes: int = 2
+) -> dict[str, Any]:
+    """Requests/s over `seconds` (or until the list runs out), with latency percentiles and bad statuses."""
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    share = [requests[i::processes] for i in range(processes)]
+    start = time.time()
+    stop_at = start + seconds
+    workers = [
+        multiprocessing.Process(
+            target=_client_process, args=(port, share[i], clients // processes, stop_at, queue)
+        )
+        for i in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    results: list[tuple[float, int]] = []
+    for _ in workers:
+        results += queue.get()
+    for worker in workers:
+        worker.join()
+    elapsed = time.time() - start
+    latencies = sorted(latency for latency, _ in results)
+    bad = [status for _, status in results if not 200 <= status < 300]
+    return {
+        "rate": len(results) / elapsed,
+        "count": len(results),
+        "bad": len(bad),
+        "bad_statuses": sorted(set(bad)),
+        "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else 0.0,
+        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else 0.0,
+    }
+
+
+# --- the service: seeding through its API ----------------------------------------------------------
+
+
+class Api:
+    """A small JSON client for seeding (one keep-alive connection)."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = HTTPConnection("127.0.0.1", port, timeout=60)
+        self.token = ""
+
+    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if self.token:
+            all_headers["Authorization"] = f"Bearer {self.token}"
+        self.conn.request(
+            method, "/api/v1" + path, json.dumps(body) if body is not None else None, all_headers
+        )
+        response = self.conn.getresponse()
+        data = response.read()
+        if response.status >= 300:
+            raise RuntimeError(f"{method} {path} → {response.status}: {data[:300]!r}")
+        return json.loads(data) if data else None
+
+    def login(self, username: str, password: str) -> str:
+        self.token = ""
+        self.token = self.call("POST", "/auth/login", {"username": username, "password": password})[
+            "access_token"
+        ]
+        return self.token
+
+
+def service_env() -> dict[str, str]:
+    return {"DATABASE_URL": pg_url(SERVICE_DB), **SECRETS, "MERIT_BANK_ENV": "development"}
+
+
+def make_service_database() -> None:
+    pg_exec(f"DROP DATABASE IF EXISTS {SERVICE_DB} WITH (FORCE)")
+    pg_exec(f"CREATE DATABASE {SERVICE_DB}")
+    env = {**os.environ, **service_env(), "PYTHONPATH": str(ROOT)}
+    flask = [sys.executable, "-m", "flask", "--app", "merit_bank"]
+    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*flask, "create-admin", "bench-admin", "--password", ADMIN_PASSWORD],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def seed(port: int, households: int) -> dict[str, Any]:
+    """A village with a shop, an item, a rule, an event open now, and households with points, via the API."""
+    api = Api(port)
+    admin = api.login("bench-admin", ADMIN_PASSWORD)
+    village = api.call("POST", "/villages", {"name": "压测村", "code": "BENCH", "groups": ["一组"]})["id"]
+    shop = api.call("POST", "/shops", {"village_id": village, "name": "压测超市"})["id"]
+    item = api.call(
+        "POST", f"/shops/{shop}/items", {"name": "大米", "unit": "袋", "price_points": 1, "stock": 1_000_000}
+    )["id"]
+    rule = api.call(
+        "POST",
+        "/rules",
+        {
+            "code": "BENCH",
+            "name": "压测活动",
+            "council": "volunteer",
+            "points": 1,
+            "unit": "each",
+            "needs_review": False,
+            "notice_days": 0,
+            "approvals_required": 1,
+            "village_id": village,
+        },
+    )["id"]
+    for username, role, extra in (
+        ("bench-clerk", "clerk", {"councils": ["volunteer"]}),
+        ("bench-keeper", "shopkeeper", {"shop_id": shop}),
+    ):
+        api.call(
+            "POST",
+            "/users",
+            {"username": username, "password": ADMIN_PASSWORD, "role": role, "village_id": village, **extra},
+        )
+    ids: list[int] = []
+    for n in range(households):
+        created = api.call(
+            "POST",
+            "/households",
+            {
+                "village_id": village,
+                "head_name": f"户主{n}",
+                "members": [{"name": f"户主{n}", "relation": "户主"}],
+            },
+        )
+        ids.append(created["id"])
+        api.call(
+            "POST",
+            "/ledger/adjustments",
+            {"village_id": village, "household_id": created["id"], "points": 100_000, "memo": "压测初始积分"},
+            {"Idempotency-Key": f"seed-{created['id']}"},
+        )
+    clerk = api.login("bench-clerk", ADMIN_PASSWORD)
+    now = datetime.now(UTC)
+    event = api.call(
+        "POST",
+        "/events",
+        {
+            "village_id": village,
+            "title": "压测活动",
+            "rule_id": rule,
+            "starts_at": (now - timedelta(hours=1)).isoformat(),
+            "ends_at": (now + timedelta(hours=6)).isoformat(),
+        },
+    )["id"]
+    keeper = api.login("bench-keeper", ADMIN_PASSWORD)
+    return {
+        "village": village, "shop": shop, "item": item, "event": event, "households": ids,
+        "tokens": {"admin": admin, "clerk": clerk, "keeper": keeper},
+    }  # fmt: skip
+
+
+def card_tokens(household_ids: list[int]) -> dict[int, str]:
+    """The printed cards' tokens, signed as the service signs them (same SECRET_KEY)."""
+    from merit_bank import create_app
+    from merit_bank.extensions import db
+    from merit_bank.households import services as households
+    from merit_bank.households.models import Household
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": pg_url(SERVICE_DB), **SECRETS})
+    with app.app_context():
+        tokens = {h.id: households.card_token(h) for h in db.session.query(Household).all()}
+        db.engine.dispose()
+    return {hid: tokens[hid] for hid in household_ids}
+
+
+def scenarios(
+    world: dict[str, Any], cards: dict[int, str], run: str
+) -> dict[str, Callable[[int], list[Request]]]:
+    """Request lists for each scenario; `run` keeps keys and cards of separate runs apart."""
+    keeper = {"Authorization": f"Bearer {world['tokens']['keeper']}"}
+    clerk = {"Authorization": f"Bearer {world['tokens']['clerk']}"}
+    admin = {"Authorization": f"Bearer {world['tokens']['admin']}"}
+    households = world["households"]
+
+    def redemptions(n: int) -> list[Request]:
+        return [
+            (
+                "POST",
+                "/api/v1/redemptions",
+                {
+                    "shop_id": world["shop"],
+                    "household_id": households[i % len(households)],
+                    "lines": [{"item_id": world["item"], "quantity": 1}],
+                },
+                {**keeper, "Idempotency-Key": f"{run}-{i}-{uuid.uuid4().hex[:8]}"},
+            )
+            for i in range(n)
+        ]
+
+    def checkins(n: int) -> list[Request]:
+        path = f"/api/v1/events/{world['event']}/checkins"
+        return [("POST", path, {"card_token": token}, clerk) for token in list(cards.values())[:n]]
+
+    def balances(n: int) -> list[Request]:
+        return [
+            ("GET", f"/api/v1/ledger/households/{households[i % len(households)]}/balance", None, admin)
+            for i in range(n)
+        ]
+
+    return {"redemption": redemptions, "card check-in": checkins, "balance read": balances}
+
+
+# --- statement counting ----------------------------------------------------------------------------
+
+
+def server_log_path(given: str | None) -> Path:
+    if given:
+        return Path(given)
+    current = pg_exec("SELECT pg_current_logfile()")[0][0]
+    if current:
+        data_dir = pg_exec("SHOW data_directory")[0][0]
+        return Path(data_dir) / current
+    version = pg_exec("SHOW server_version_num")[0][0][:2]
+    return Path(f"/var/log/postgresql/postgresql-{version}-main.log")
+
+
+def count_statements(port: int, requests: list[Request], log: Path, per_kind: int) -> tuple[float, float]:
+    """(statements, transactions) per request, as PostgreSQL saw them, one request at a time."""
+    pattern = re.compile(rf"@{SERVICE_DB} LOG:  (statement|execute)")
+    xacts = f"SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '{SERVICE_DB}'"
+    # Warm up: connections made, statements prepared, as in steady load.
+    drive(port, requests[:4], 60, 1, processes=1)
+    time.sleep(0.6)  # pg_stat_database is updated at most every 500 ms
+    before_x = pg_exec(xacts)[0][0]
+    offset = log.stat().st_size
+    drive(port, requests[4 : 4 + per_kind], 600, 1, processes=1)
+    time.sleep(0.6)
+    after_x = pg_exec(xacts)[0][0]
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        lines = handle.read().decode("utf-8", "replace").splitlines()
+    statements = sum(1 for line in lines if pattern.search(line))
+    return statements / per_kind, (after_x - before_x) / per_kind
+
+
+# --- main ------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each timed scenario")
+    parser.add_argument("--clients", type=int, default=16, help="client threads in all (over 2 processes)")
+    parser.add_argument("--households", type=int, default=3000, help="households seeded (one check-in each)")
+    parser.add_argument("--count", type=int, default=50, help="requests of each kind for statement counts")
+    parser.add_argument("--pg-log", help="PostgreSQL's log file (found by itself on Debian)")
+    args = parser.parse_args()
+
+    now = f"{datetime.now(UTC):%Y-%m-%d %H:%M}Z"
+    print(f"# {platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · {now}")
+    version = pg_exec("SHOW server_version")[0][0]
+    print(f"# PostgreSQL {version} · gunicorn -w 2 --threads 4 · {args.clients} client threads")
+    print(f"# load average before: {os.getloadavg()}")
+
+    make_service_database()
+    with Server("merit_bank:create_app()", service_env()) as server:
+        started = time.time()
+        world = seed(server.port, args.households)
+        print(
+            f"# seeded {len(world['households'])} households through the API in {time.time() - started:.0f} s"
+        )
+    cards = card_tokens(world["households"])
+    # Check-ins need a fresh household each; the statement count below takes the last `count` of them.
+    checkin_cards = dict(list(cards.items())[: -args.count - 4])
+    count_cards = dict(list(cards.items())[-args.count - 4 :])
+
+    first = ceiling_rate(args.seconds, args.clients)
+    print(f"ceiling (before): {first:8.1f} postings/s")
+    results: dict[str, dict[str, Any]] = {}
+    with Server("merit_bank:create_app()", service_env()) as server:
+        for name, make in scenarios(world, checkin_cards, "timed").items():
+            wanted = len(checkin_cards) if name == "card check-in" else MAX_REQUESTS
+            results[name] = drive(server.port, make(wanted), args.seconds, args.clients)
+    second = ceiling_rate(args.seconds, args.clients)
+    print(f"ceiling (after):  {second:8.1f} postings/s")
+    ceiling = (first + second) / 2
+
+    log = server_log_path(args.pg_log)
+    pg_exec(f"ALTER DATABASE {SERVICE_DB} SET log_statement = 'all'")
+    counts: dict[str, tuple[float, float]] = {}
+    try:
+        with Server("merit_bank:create_app()", service_env()) as server:
+            for name, make in scenarios(world, count_cards, "count").items():
+                counts[name] = count_statements(server.port, make(args.count + 4), log, args.count)
+    finally:
+        pg_exec(f"ALTER DATABASE {SERVICE_DB} RESET log_statement")
+
+    print()
+    header = ("scenario", "req/s", "× ceiling", "p50 ms", "p99 ms", "SQL/req", "tx/req")
+    print(f"{header[0]:<15}" + "".join(f" {h:>9}" for h in header[1:]) + "  bad")
+    for name, result in results.items():
+        statements, transactions = counts[name]
+        figures = (result["rate"], result["rate"] / ceiling, result["p50_ms"], result["p99_ms"])
+        line = f"{name:<15}" + "".join(f" {f:>9.2f}" for f in (*figures, statements, transactions))
+        print(f"{line}  {result['bad']} {result['bad_statuses']}")
+    print(f"# load average after: {os.getloadavg()}")
+    pg_exec(f"DROP DATABASE IF EXISTS {SERVICE_DB} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
