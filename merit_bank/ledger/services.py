@@ -1171,18 +1171,29 @@ EXPORT_FIELDS = (
 CSV_COLUMNS = (*EXPORT_FIELDS, "account_id", "account_key", "amount", "balance_after")
 
 
-def export_ledger(village_id: int, fmt: str, out: IO[str]) -> int:
+def export_ledger(
+    village_id: int,
+    fmt: str,
+    out: IO[str],
+    *,
+    public: bool = False,
+    chain_extra: dict[str, Any] | None = None,
+) -> int:
     """Write a village's chain to `out` as CSV (one row per entry) or JSON lines; returns transactions.
 
     The export carries every field the hash covers (docs/ledger.md), so an auditor can recompute the
     chain without this code. It stops at the chain head read first, so it is a consistent prefix even
-    while postings continue.
+    while postings continue. `public=True` (JSON lines only) is the export anyone may download: account
+    records keep their opaque id and kind but lose the key and the household id that would name a
+    household; `chain_extra` adds fields (the village's code) to the chain record.
     """
     import csv
     import json
 
     if fmt not in ("csv", "jsonl"):
         raise ValueError("format must be csv or jsonl")
+    if public and fmt != "jsonl":
+        raise ValueError("the public export is JSON lines")
     head = db.session.execute(
         select(ChainHead.seq, ChainHead.head_hash).where(ChainHead.village_id == village_id)
     ).one_or_none()
@@ -1214,6 +1225,7 @@ def export_ledger(village_id: int, fmt: str, out: IO[str]) -> int:
                 {
                     "record": "chain",
                     "village_id": village_id,
+                    **(chain_extra or {}),
                     "seq": head[0],
                     "head_hash": head[1],
                     "encoding": 1,
@@ -1222,6 +1234,15 @@ def export_ledger(village_id: int, fmt: str, out: IO[str]) -> int:
             + "\n"
         )
         for a in accounts:
+            if public:
+                # Which household owns an account is not published; issuing accounts and shops are public.
+                record: dict[str, Any] = {"record": "account", "id": a[0], "kind": a[2]}
+                if a[2] == "issuing":
+                    record["council"] = a[5]
+                if a[2] == "shop":
+                    record["shop_id"] = a[4]
+                out.write(json.dumps(record) + "\n")
+                continue
             out.write(
                 json.dumps(
                     {
