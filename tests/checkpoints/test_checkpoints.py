@@ -15,7 +15,7 @@ from sqlalchemy.exc import DatabaseError
 from merit_bank import create_app
 from merit_bank.auth.models import User
 from merit_bank.checkpoints import services as checkpoints
-from merit_bank.checkpoints import signing, witness
+from merit_bank.checkpoints import signing
 from merit_bank.checkpoints.models import Checkpoint
 from merit_bank.extensions import db
 from merit_bank.ledger import services as ledger
@@ -244,41 +244,24 @@ def test_a_consistent_rewrite_passes_verify_ledger_alone_but_checkpoints_and_a_w
 
 def _resign_checkpoints(app, village_id: int) -> None:
     """The operator's next step: drop the checkpoints' triggers and sign the rewritten chain again."""
+    insert = text(
+        "INSERT INTO checkpoints (village_id, village_code, seq, hash, at, signature, reason, created_at) "
+        "VALUES (:v, :code, :seq, :hash, :at, :sig, 'daily', CURRENT_TIMESTAMP)"
+    )
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             db.session.execute(text("DROP TRIGGER checkpoints_no_delete"))
         else:
             db.session.execute(text("DROP TRIGGER checkpoints_append_only ON checkpoints"))
+        code = db.session.execute(
+            text("SELECT code FROM villages WHERE id = :v"), {"v": village_id}
+        ).scalar_one()
+        hashes = checkpoints.chain_hashes(village_id, [4, 8, 12])
         db.session.execute(text("DELETE FROM checkpoints"))
-        db.session.commit()
-        for seq in (4, 8, 12):
-            db.session.execute(
-                text(
-                    "INSERT INTO checkpoints (village_id, village_code, seq, hash, at, signature, reason, created_at)"
-                    " SELECT :v, :code, :seq, hash, :at, :sig, 'daily', CURRENT_TIMESTAMP FROM ledger_transactions"
-                    " WHERE village_id = :v AND seq = :seq"
-                ),
-                {"v": village_id, "code": "", "seq": seq, "at": "", "sig": ""},
-            )
-        db.session.commit()
-        key = checkpoints.signing_key()
-        rows = db.session.execute(text("SELECT id, seq, hash FROM checkpoints")).all()
-        code = checkpoints.village_by_code  # noqa: F841 - the code comes from the village row below
-        village_code = db.session.execute(text("SELECT code FROM villages WHERE id = :v"), {"v": village_id})
-        village_code = village_code.scalar_one()
-        db.session.execute(text("DELETE FROM checkpoints"))
-        for _id, seq, hash_hex in rows:
-            at = "2030-01-01T00:00:00+08:00"
-            db.session.execute(
-                text(
-                    "INSERT INTO checkpoints (village_id, village_code, seq, hash, at, signature, reason, created_at)"
-                    " VALUES (:v, :code, :seq, :hash, :at, :sig, 'daily', CURRENT_TIMESTAMP)"
-                ),
-                {
-                    "v": village_id, "code": village_code, "seq": seq, "hash": hash_hex, "at": at,
-                    "sig": signing.sign(key, village_code, seq, hash_hex, at),
-                },
-            )  # fmt: skip
+        key, at = checkpoints.signing_key(), "2030-01-01T00:00:00+08:00"
+        for seq, hash_hex in sorted(hashes.items()):
+            values = {"v": village_id, "code": code, "seq": seq, "hash": hash_hex, "at": at}
+            db.session.execute(insert, {**values, "sig": signing.sign(key, code, seq, hash_hex, at)})
         db.session.commit()
         db.session.remove()
 
