@@ -14,6 +14,7 @@ How a posting stays correct under concurrency (see docs/ledger.md, "Concurrency"
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +45,9 @@ HOUSEHOLD_MAY_GO_NEGATIVE: dict[str, bool] = {
 
 MAX_KEY_LENGTH = 200
 MAX_MEMO_LENGTH = 500
+# A mainland mobile number or a resident ID number (18 characters, or the old 15 digits), not part of a
+# longer run of digits: memos are published with the chain, so these never enter one.
+PERSONAL_NUMBER = re.compile(r"(?<![0-9])(?:1[3-9][0-9]{9}|[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9Xx])")
 
 
 # --- account keys ---------------------------------------------------------------------------------
@@ -384,6 +388,12 @@ def post(
     if len(memo) > MAX_MEMO_LENGTH:
         raise ValidationFailed(
             detail=_("The memo is too long."), errors={"memo": [_("At most 500 characters.")]}
+        )
+    if PERSONAL_NUMBER.search(memo):
+        # The memo is hashed, so the public export must carry it (docs/ledger.md, "The public export").
+        raise ValidationFailed(
+            detail=_("The memo is published in the village's public ledger: leave out phone and ID numbers."),
+            errors={"memo": [_("Leave out phone and ID numbers.")]},
         )
     merged: dict[str, int] = {}
     for key, amount in lines:

@@ -23,6 +23,7 @@ from merit_bank.shop import services as shop_services
 from tests.browser_support import serve
 from tests.checkpoints.checkpoint_helpers import post_some, rewrite_consistently, seed_village
 from tests.conftest import make_app
+from tests.factories import auth, id_number, root_admin
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "ledger.md"
 
@@ -353,3 +354,24 @@ def test_without_a_configured_key_development_derives_a_stable_key_from_the_secr
         first = checkpoints.public_key()
     assert first == signing.public_key_b64(signing.development_key(app.config["SECRET_KEY"]))
     assert ledger  # the ledger's own verify stays the first line of defence
+
+
+def test_a_memo_with_a_phone_or_id_number_is_refused_because_memos_are_published(app, client):
+    seeded = seed_village(app)
+    post_some(app, seeded, "d")
+    headers = {**auth(app, root_admin(app)), "Idempotency-Key": "adj-1"}
+    body = {"village_id": seeded.village_id, "household_id": seeded.households[1], "points": 2}
+    for memo in ("补发积分，户主电话13912345678", f"补发积分，身份证{id_number(7)}", "身份证110101900101123"):
+        response = client.post("/api/v1/ledger/adjustments", json={**body, "memo": memo}, headers=headers)
+        assert response.status_code == 422, memo
+        assert "memo" in response.get_json()["errors"]
+    # Receipt numbers, dates and quantities are not personal numbers.
+    for n, memo in enumerate(("补发 001-0000012 号小票的积分 2026-11-30 ×3", "电话 1391234567 错一位")):
+        response = client.post(
+            "/api/v1/ledger/adjustments",
+            json={**body, "memo": memo},
+            headers={**headers, "Idempotency-Key": f"ok{n}"},
+        )
+        assert response.status_code == 201, response.get_json()
+    with app.app_context():
+        assert ledger.verify()["ok"]
