@@ -55,6 +55,9 @@ def witness_pull_command(url: str, store: Path | None) -> None:
         click.echo(f"Witness REFUSES {report.url}: the store {path} is left as it was.", err=True)
         for problem in report.problems:
             click.echo(f"  {problem}", err=True)
+        evidence = witness.save_evidence(path, report)
+        if evidence is not None:
+            click.echo(f"  Both signed versions are kept as evidence in {evidence}", err=True)
         sys.exit(1)
     click.echo(
         f"Witnessed {report.url}: {report.villages} villages, {report.seen} checkpoints, {report.new} new; "

@@ -43,6 +43,8 @@ class PullReport:
     seen: int = 0
     new: int = 0
     problems: list[str] = field(default_factory=list)
+    # Pairs of checkpoints for one seq, both as published: with valid signatures they prove equivocation.
+    evidence: list[dict[str, Any]] = field(default_factory=list)
 
 
 def normalize_url(url: str) -> str:
@@ -117,6 +119,16 @@ def _save_store(path: Path, store: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def save_evidence(store_path: Path, report: PullReport) -> Path | None:
+    """Keep what the deployment published against what this witness saw, beside the store."""
+    if not report.evidence:
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = store_path.with_name(f"{store_path.name}.equivocation-{stamp}.json")
+    _save_store(path, {"format": f"{FORMAT}/evidence", "items": report.evidence})
+    return path
+
+
 def pull(base_url: str, store_path: Path) -> PullReport:
     """Fetch, check and remember a deployment's checkpoints; problems leave the store untouched."""
     url = normalize_url(base_url)
@@ -145,6 +157,7 @@ def pull(base_url: str, store_path: Path) -> PullReport:
                     f"is no longer published"
                 )
             elif after.get("hash") != before["hash"]:
+                report.evidence.append({"url": url, "public_key": key, "before": before, "now": after})
                 report.problems.append(
                     f"EQUIVOCATION: village {code} seq {seq}: this witness saw hash {before['hash']} "
                     f"(signed {before['at']}), the deployment now publishes hash {after.get('hash')} "

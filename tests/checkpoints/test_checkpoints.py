@@ -238,6 +238,14 @@ def test_a_consistent_rewrite_passes_verify_ledger_alone_but_checkpoints_and_a_w
         with app.app_context():
             assert checkpoints.chain_hashes(seeded.village_id, [8])[8] in again.output
         assert store.read_text(encoding="utf-8") == stored  # the witness's memory is left as it was
+        # Both versions of seq 8 carry the deployment's valid signature: a proof anyone can check.
+        (evidence_file,) = tmp_path.glob("witness.json.equivocation-*.json")
+        evidence = json.loads(evidence_file.read_text(encoding="utf-8"))["items"]
+        seq8 = next(e for e in evidence if e["before"]["seq"] == 8)
+        assert seq8["before"]["hash"] != seq8["now"]["hash"]
+        assert signing.verify(seq8["public_key"], seq8["before"]) and signing.verify(
+            seq8["public_key"], seq8["now"]
+        )
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
