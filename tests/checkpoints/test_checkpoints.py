@@ -214,7 +214,7 @@ def test_a_consistent_rewrite_passes_verify_ledger_alone_but_checkpoints_and_a_w
         assert alone.exit_code == 0, alone.output
         assert "Ledger OK: 12 transactions" in alone.output
 
-        for source in (str(store), str(checkpoints_file)):
+        for source in (str(store), str(checkpoints_file), server.url):
             caught = runner.invoke(args=["verify-ledger", "--checkpoints", source])
             assert caught.exit_code == 1, caught.output
             # The first broken checkpoint is seq 8 (seq 4 is before the rewrite and still matches).
@@ -273,6 +273,24 @@ def _resign_checkpoints(app, village_id: int) -> None:
             db.session.execute(insert, {**values, "sig": signing.sign(key, code, seq, hash_hex, at)})
         db.session.commit()
         db.session.remove()
+
+
+def test_verify_ledger_refuses_remembered_checkpoints_with_one_byte_changed(app, runner, client, tmp_path):
+    seeded = seed_village(app)
+    post_some(app, seeded, "d1")
+    _checkpoint(runner)
+    items = _public_items(client, seeded.code)
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"items": items}), encoding="utf-8")
+    assert runner.invoke(args=["verify-ledger", "--checkpoints", str(good)]).exit_code == 0
+    # A forged memory (one hex digit of the hash changed) is refused on its signature, not trusted.
+    forged = dict(items[0])
+    forged["hash"] = forged["hash"][:-1] + ("0" if forged["hash"][-1] != "0" else "1")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"items": [forged]}), encoding="utf-8")
+    result = runner.invoke(args=["verify-ledger", "--checkpoints", str(bad)])
+    assert result.exit_code == 1
+    assert f"BAD SIGNATURE: village {seeded.code} seq 4" in result.output
 
 
 def test_a_witness_refuses_a_bad_signature_and_a_changed_public_key(db_url, tmp_path):
