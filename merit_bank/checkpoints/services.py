@@ -67,6 +67,10 @@ def village_by_code(code: str) -> Village:
     return village
 
 
+def village_code(village_id: int) -> str | None:
+    return db.session.scalar(select(Village.code).where(Village.id == village_id))
+
+
 def public_villages() -> list[dict[str, str]]:
     """Every village's code and name: what a witness needs to find the checkpoints."""
     rows = db.session.execute(select(Village.code, Village.name).order_by(Village.code))

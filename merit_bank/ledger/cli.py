@@ -35,15 +35,19 @@ def verify_ledger_command(village_id: int | None, checkpoints_source: str | None
         heads = ", ".join(f"village {h['village_id']} seq {h['seq']} {h['hash']}" for h in result["head"])
         click.echo(f"Ledger OK: {result['transactions']} transactions. Heads: {heads or 'none'}")
         if checkpoints_source is not None:
-            _check_remembered(checkpoints_source)
+            _check_remembered(checkpoints_source, village_id)
         return
     where = f"transaction {result['first_bad_id']}" if result["first_bad_id"] else "ledger"
     click.echo(f"Ledger BROKEN at {where} (village {result.get('village_id')}): {result['reason']}", err=True)
     sys.exit(1)
 
 
-def _check_remembered(source: str) -> None:
-    """Exit 1 naming the first remembered checkpoint that today's chain no longer passes through."""
+def _check_remembered(source: str, village_id: int | None) -> None:
+    """Exit 1 naming the first remembered checkpoint that today's chain no longer passes through.
+
+    Only chains that were just recomputed are compared (with --village, that village's), since the
+    comparison reads the stored hashes that verification has shown to be the recomputed ones.
+    """
     # Composed here rather than in the ledger's services, which import no other domain.
     from ..checkpoints import services as checkpoints
     from ..checkpoints import witness
@@ -57,6 +61,9 @@ def _check_remembered(source: str) -> None:
         for problem in problems:
             click.echo(f"Checkpoints REFUSED: {problem}", err=True)
         sys.exit(1)
+    if village_id is not None:
+        code = checkpoints.village_code(village_id)
+        items = [item for item in items if item.get("village_code") == code]
     outcome = checkpoints.check_remembered(items)
     if not outcome["ok"]:
         click.echo(

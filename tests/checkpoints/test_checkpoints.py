@@ -23,7 +23,7 @@ from merit_bank.shop import services as shop_services
 from tests.browser_support import serve
 from tests.checkpoints.checkpoint_helpers import post_some, rewrite_consistently, seed_village
 from tests.conftest import make_app
-from tests.factories import auth, id_number, root_admin
+from tests.factories import auth, id_number, make_village, root_admin
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "ledger.md"
 
@@ -220,6 +220,11 @@ def test_a_consistent_rewrite_passes_verify_ledger_alone_but_checkpoints_and_a_w
             # The first broken checkpoint is seq 8 (seq 4 is before the rewrite and still matches).
             assert f"checkpoint village {seeded.code} seq 8" in caught.output
             assert before[8] in caught.output
+        # Only the village asked for is compared: another village's chain leaves this one alone.
+        other = make_village(app, "平安村", code="PINGAN")
+        limited = runner.invoke(args=["verify-ledger", "--village", str(other), "--checkpoints", str(store)])
+        assert limited.exit_code == 0, limited.output
+        assert "all 0 remembered checkpoints" in limited.output
 
         # The deployment will not sign the rewritten head: its chain no longer passes through seq 12.
         refused = runner.invoke(args=["checkpoint", "--no-verify"])
