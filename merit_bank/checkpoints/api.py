@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
-
-from flask import Response
+from flask import Response, stream_with_context
 from flask_smorest import Blueprint
 
 from . import services
@@ -42,10 +40,9 @@ def checkpoints(code):
 def ledger_export(code):
     """The village's chain as JSON lines: every hashed field, accounts as opaque ids (docs/ledger.md)."""
     village = services.village_by_code(code)
-    buffer = io.StringIO()
-    services.public_export(village, buffer)
+    # Streamed: anyone may ask, so a long chain must not be held in memory once per request.
     return Response(
-        buffer.getvalue(),
+        stream_with_context(services.public_export(village)),
         mimetype="application/x-ndjson",
         headers={"Content-Disposition": f'inline; filename="ledger-{village.code}.jsonl"'},
     )

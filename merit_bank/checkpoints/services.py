@@ -9,9 +9,9 @@ reported instead of being blessed with a fresh signature.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
-from typing import IO, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -257,11 +257,9 @@ def verification_summary(village: Village) -> dict[str, Any]:
     }
 
 
-def public_export(village: Village, out: IO[str]) -> int:
-    """The public JSON-lines export of a village's chain (docs/ledger.md, "The public export")."""
-    return ledger.export_ledger(
-        village.id, "jsonl", out, public=True, chain_extra={"village_code": village.code}
-    )
+def public_export(village: Village) -> Iterator[str]:
+    """The public JSON-lines export of a village's chain, in pieces (docs/ledger.md, "The public export")."""
+    return ledger.export_chunks(village.id, "jsonl", public=True, chain_extra={"village_code": village.code})
 
 
 # --- checking a chain against remembered checkpoints -----------------------------------------------

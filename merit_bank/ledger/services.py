@@ -1197,9 +1197,25 @@ def export_ledger(
     records keep their opaque id and kind but lose the key and the household id that would name a
     household; `chain_extra` adds fields (the village's code) to the chain record.
     """
-    import csv
-    import json
+    counter = [0]
+    for chunk in export_chunks(village_id, fmt, public=public, chain_extra=chain_extra, counter=counter):
+        out.write(chunk)
+    return counter[0]
 
+
+def export_chunks(
+    village_id: int,
+    fmt: str,
+    *,
+    public: bool = False,
+    chain_extra: dict[str, Any] | None = None,
+    counter: list[int] | None = None,
+) -> Iterator[str]:
+    """export_ledger's text in pieces, for a streamed response; `counter[0]` ends as the transactions.
+
+    The format and the village are checked here, before the first piece, so that a refusal is an
+    ordinary error rather than a broken stream.
+    """
     if fmt not in ("csv", "jsonl"):
         raise ValueError("format must be csv or jsonl")
     if public and fmt != "jsonl":
@@ -1209,6 +1225,31 @@ def export_ledger(
     ).one_or_none()
     if head is None:
         raise NotFound("ledger-not-open", _("This village has no ledger yet."))
+    return _export_pieces(
+        village_id, fmt, tuple(head), public, chain_extra, counter if counter is not None else [0]
+    )
+
+
+def _export_pieces(
+    village_id: int,
+    fmt: str,
+    head: tuple[int, str],
+    public: bool,
+    chain_extra: dict[str, Any] | None,
+    counter: list[int],
+) -> Iterator[str]:
+    import csv
+    import io
+    import json
+
+    out = io.StringIO()
+
+    def piece() -> str:
+        text = out.getvalue()
+        out.seek(0)
+        out.truncate()
+        return text
+
     keys = dict(
         db.session.execute(select(Account.id, Account.key).where(Account.village_id == village_id)).all()
     )
@@ -1274,7 +1315,9 @@ def export_ledger(
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     n = len(EXPORT_FIELDS)
-    for row in _stream(query):
+    for number, row in enumerate(_stream(query), 1):
+        if number % 2000 == 0:
+            yield piece()
         fields = dict(zip(EXPORT_FIELDS, row[:n], strict=True))
         fields["created_at"] = format_time(fields["created_at"])
         if writer is not None:
@@ -1292,4 +1335,5 @@ def export_ledger(
             current["entries"].append([row[n], row[n + 1], row[n + 2]])
     if writer is None and current is not None:
         flush(current)
-    return count
+    counter[0] = count
+    yield piece()

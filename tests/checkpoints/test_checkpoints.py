@@ -406,3 +406,21 @@ def test_a_memo_with_a_phone_or_id_number_is_refused_because_memos_are_published
         assert response.status_code == 201, response.get_json()
     with app.app_context():
         assert ledger.verify()["ok"]
+
+
+def test_a_long_public_export_streams_in_pieces_that_still_recompute(app, client):
+    seeded = seed_village(app)
+    admin = root_admin(app)
+    with app.app_context():
+        for n in range(1001):  # 2002 entry rows: more than one streamed piece
+            ledger.award(
+                village_id=seeded.village_id, household_id=seeded.households[n % 3], council="volunteer",
+                points=1, idempotency_key=f"long-{n}", actor_id=admin, memo="志愿服务每次",
+            )  # fmt: skip
+        head = checkpoints.chain_head(seeded.village_id)
+        db.session.remove()
+    response = client.get(f"/api/v1/public/villages/{seeded.code}/ledger.jsonl")
+    assert response.status_code == 200 and response.is_streamed
+    assert response.mimetype == "application/x-ndjson"
+    lines = response.get_data(as_text=True).splitlines()
+    assert _audit_script()(lines) == f"OK 1001 transactions, head {head[1]}"
