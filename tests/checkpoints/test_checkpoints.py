@@ -384,7 +384,7 @@ def test_without_a_configured_key_development_derives_a_stable_key_from_the_secr
     with app.app_context():
         first = checkpoints.public_key()
     assert first == signing.public_key_b64(signing.development_key(app.config["SECRET_KEY"]))
-    assert ledger  # the ledger's own verify stays the first line of defence
+    assert first != signing.public_key_b64(signing.development_key("another-secret"))
 
 
 def test_a_memo_with_a_phone_or_id_number_is_refused_because_memos_are_published(app, client):
