@@ -28,6 +28,7 @@ DOMAINS = (
     "shop",
     "reports",
     "operations",
+    "checkpoints",
 )
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +56,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_object(settings)
     if config:
         app.config.update(config)
-        for key in ("SECRET_KEY", "JWT_SECRET_KEY", "PRODUCTION"):
+        for key in (
+            "SECRET_KEY",
+            "JWT_SECRET_KEY",
+            "PRODUCTION",
+            "CHECKPOINT_SIGNING_KEY",
+            "CHECKPOINT_SIGNING_KEY_FILE",
+        ):
             if key in config:
                 setattr(settings, key, config[key])
     settings.check_production_ready()

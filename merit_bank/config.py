@@ -41,6 +41,10 @@ class Config:
 
             # A mistyped key stops the start, rather than the first registration of an identity number.
             read_keyring(self.IDENTITY_KEYS, self.IDENTITY_KEYS_FILE, self.SECRET_KEY)
+        # The Ed25519 key that signs chain checkpoints (see checkpoints/signing.py): base64 of 32 raw bytes,
+        # or a file holding it; never in the database. Unset: a key derived from SECRET_KEY (not production).
+        self.CHECKPOINT_SIGNING_KEY = env.get("CHECKPOINT_SIGNING_KEY", "")
+        self.CHECKPOINT_SIGNING_KEY_FILE = env.get("CHECKPOINT_SIGNING_KEY_FILE", "")
         self.PRODUCTION = env.get("MERIT_BANK_ENV", env.get("FLASK_ENV", "development")) == "production"
         self.SQLALCHEMY_DATABASE_URI = _database_url(env.get("DATABASE_URL"))
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
@@ -87,7 +91,11 @@ class Config:
         self.OPENAPI_JSON_PATH = "openapi.json"
 
     def check_production_ready(self) -> None:
-        """Refuse to run a production deployment on the development secrets."""
+        """Refuse to run a production deployment on the development secrets, or on a mistyped signing key."""
+        from .checkpoints.signing import load_private_key
+
+        # A mistyped key stops the start, rather than the first night's checkpoint.
+        load_private_key(self.CHECKPOINT_SIGNING_KEY, self.CHECKPOINT_SIGNING_KEY_FILE, self.SECRET_KEY)
         if not self.PRODUCTION:
             return
         missing = []
@@ -95,9 +103,14 @@ class Config:
             missing.append("SECRET_KEY")
         if self.JWT_SECRET_KEY == DEV_JWT_SECRET:
             missing.append("JWT_SECRET_KEY")
+        if not (self.CHECKPOINT_SIGNING_KEY or self.CHECKPOINT_SIGNING_KEY_FILE):
+            # Checkpoints signed with a key derived from SECRET_KEY would fall with it; a separate key can
+            # live off the database server.
+            missing.append("CHECKPOINT_SIGNING_KEY (or CHECKPOINT_SIGNING_KEY_FILE)")
         if missing:
             hint = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            key_hint = "python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'"
             raise RuntimeError(
                 f"Refusing to start in production with development defaults: set {' and '.join(missing)}"
-                f" to long random values, e.g. from `{hint}`."
+                f" to long random values, e.g. from `{hint}` (the signing key from `{key_hint}`)."
             )

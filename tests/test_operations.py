@@ -44,6 +44,7 @@ def test_production_refuses_development_secrets(db_url):
             "PRODUCTION": True,
             "SECRET_KEY": "a" * 48,
             "JWT_SECRET_KEY": "b" * 48,
+            "CHECKPOINT_SIGNING_KEY": "Y2hlY2twb2ludC1zaWduaW5nLWtleS0zMi1ieXRlcyE=",
         }
     )
     assert app.config["PRODUCTION"] is True

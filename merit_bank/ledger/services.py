@@ -14,6 +14,7 @@ How a posting stays correct under concurrency (see docs/ledger.md, "Concurrency"
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +45,9 @@ HOUSEHOLD_MAY_GO_NEGATIVE: dict[str, bool] = {
 
 MAX_KEY_LENGTH = 200
 MAX_MEMO_LENGTH = 500
+# A mainland mobile number or a resident ID number (18 characters, or the old 15 digits), not part of a
+# longer run of digits: memos are published with the chain, so these never enter one.
+PERSONAL_NUMBER = re.compile(r"(?<![0-9])(?:1[3-9][0-9]{9}|[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9Xx])")
 
 
 # --- account keys ---------------------------------------------------------------------------------
@@ -384,6 +388,12 @@ def post(
     if len(memo) > MAX_MEMO_LENGTH:
         raise ValidationFailed(
             detail=_("The memo is too long."), errors={"memo": [_("At most 500 characters.")]}
+        )
+    if PERSONAL_NUMBER.search(memo):
+        # The memo is hashed, so the public export must carry it (docs/ledger.md, "The public export").
+        raise ValidationFailed(
+            detail=_("The memo is published in the village's public ledger: leave out phone and ID numbers."),
+            errors={"memo": [_("Leave out phone and ID numbers.")]},
         )
     merged: dict[str, int] = {}
     for key, amount in lines:
@@ -1171,24 +1181,76 @@ EXPORT_FIELDS = (
 CSV_COLUMNS = (*EXPORT_FIELDS, "account_id", "account_key", "amount", "balance_after")
 
 
-def export_ledger(village_id: int, fmt: str, out: IO[str]) -> int:
+def export_ledger(
+    village_id: int,
+    fmt: str,
+    out: IO[str],
+    *,
+    public: bool = False,
+    chain_extra: dict[str, Any] | None = None,
+) -> int:
     """Write a village's chain to `out` as CSV (one row per entry) or JSON lines; returns transactions.
 
     The export carries every field the hash covers (docs/ledger.md), so an auditor can recompute the
     chain without this code. It stops at the chain head read first, so it is a consistent prefix even
-    while postings continue.
+    while postings continue. `public=True` (JSON lines only) is the export anyone may download: account
+    records keep their opaque id and kind but lose the key and the household id that would name a
+    household; `chain_extra` adds fields (the village's code) to the chain record.
     """
-    import json
+    counter = [0]
+    for chunk in export_chunks(village_id, fmt, public=public, chain_extra=chain_extra, counter=counter):
+        out.write(chunk)
+    return counter[0]
 
-    from ..spreadsheets import SafeCsvWriter
 
+def export_chunks(
+    village_id: int,
+    fmt: str,
+    *,
+    public: bool = False,
+    chain_extra: dict[str, Any] | None = None,
+    counter: list[int] | None = None,
+) -> Iterator[str]:
+    """export_ledger's text in pieces, for a streamed response; `counter[0]` ends as the transactions.
+
+    The format and the village are checked here, before the first piece, so that a refusal is an
+    ordinary error rather than a broken stream.
+    """
     if fmt not in ("csv", "jsonl"):
         raise ValueError("format must be csv or jsonl")
+    if public and fmt != "jsonl":
+        raise ValueError("the public export is JSON lines")
     head = db.session.execute(
         select(ChainHead.seq, ChainHead.head_hash).where(ChainHead.village_id == village_id)
     ).one_or_none()
     if head is None:
         raise NotFound("ledger-not-open", _("This village has no ledger yet."))
+    return _export_pieces(
+        village_id, fmt, tuple(head), public, chain_extra, counter if counter is not None else [0]
+    )
+
+
+def _export_pieces(
+    village_id: int,
+    fmt: str,
+    head: tuple[int, str],
+    public: bool,
+    chain_extra: dict[str, Any] | None,
+    counter: list[int],
+) -> Iterator[str]:
+    import io
+    import json
+
+    from ..spreadsheets import SafeCsvWriter
+
+    out = io.StringIO()
+
+    def piece() -> str:
+        text = out.getvalue()
+        out.seek(0)
+        out.truncate()
+        return text
+
     keys = dict(
         db.session.execute(select(Account.id, Account.key).where(Account.village_id == village_id)).all()
     )
@@ -1215,6 +1277,7 @@ def export_ledger(village_id: int, fmt: str, out: IO[str]) -> int:
                 {
                     "record": "chain",
                     "village_id": village_id,
+                    **(chain_extra or {}),
                     "seq": head[0],
                     "head_hash": head[1],
                     "encoding": 1,
@@ -1223,6 +1286,15 @@ def export_ledger(village_id: int, fmt: str, out: IO[str]) -> int:
             + "\n"
         )
         for a in accounts:
+            if public:
+                # Which household owns an account is not published; issuing accounts and shops are public.
+                record: dict[str, Any] = {"record": "account", "id": a[0], "kind": a[2]}
+                if a[2] == "issuing":
+                    record["council"] = a[5]
+                if a[2] == "shop":
+                    record["shop_id"] = a[4]
+                out.write(json.dumps(record) + "\n")
+                continue
             out.write(
                 json.dumps(
                     {
@@ -1244,7 +1316,9 @@ def export_ledger(village_id: int, fmt: str, out: IO[str]) -> int:
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     n = len(EXPORT_FIELDS)
-    for row in _stream(query):
+    for number, row in enumerate(_stream(query), 1):
+        if number % 2000 == 0:
+            yield piece()
         fields = dict(zip(EXPORT_FIELDS, row[:n], strict=True))
         fields["created_at"] = format_time(fields["created_at"])
         if writer is not None:
@@ -1262,4 +1336,5 @@ def export_ledger(village_id: int, fmt: str, out: IO[str]) -> int:
             current["entries"].append([row[n], row[n + 1], row[n + 2]])
     if writer is None and current is not None:
         flush(current)
-    return count
+    counter[0] = count
+    yield piece()

@@ -35,6 +35,7 @@ from sqlalchemy.orm import selectinload
 
 from ..auth.models import User
 from ..auth.scope import ensure_manages_village, ensure_village, require_role, visible_village_ids
+from ..checkpoints import services as checkpoints
 from ..database import is_sqlite, transaction, utcnow
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
@@ -971,6 +972,8 @@ def close_month(actor: User, shop_id: int, month: str) -> dict[str, Any]:
                     created_at=utcnow(),
                 )
             )
+            # The closed month's postings are now behind a signed head (docs/ledger.md, checkpoints).
+            checkpoints.checkpoint_at_month_close(shop.village_id)
     except IntegrityError as exc:
         raise DomainError("month-closed", _("This month is already closed.")) from exc
     return settlement(actor, shop.id, month)
