@@ -1,0 +1,218 @@
+"""Schemathesis fuzzes every operation of the served OpenAPI document, as an admin and as a villager.
+
+Each operation gets a few generated requests that fit the spec and a few that do not; every answer must be
+below 500, and every error must be problem+json that the spec's documented schema accepts (status code,
+content type and body). All failures are gathered into one report grouped by operation, so a run shows the
+whole picture instead of the first crash.
+
+The run is bounded (examples per operation, a time budget per test) so the four tests (two roles, two
+databases) add a few minutes at most to scripts/test.sh.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema_rs
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import not_a_server_error
+from schemathesis.config import GenerationConfig, SchemathesisConfig
+from schemathesis.core import NOT_SET
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.factories import auth, make_household, make_shop, make_village, make_villager, root_admin
+
+pytestmark = pytest.mark.fuzz
+
+# Two kinds of 500 are being fixed on another branch (`input`): NUL and other C0 control characters in
+# strings (PostgreSQL refuses NUL; XLSX refuses the rest) and integers beyond the columns' range in paths,
+# queries and bodies. While True, generated requests have those characters replaced and such integers
+# clamped, so this test can show every other failure. Turn it off once `input` is merged.
+KNOWN_ELSEWHERE = True
+
+EXAMPLES_PER_MODE = 10  # per operation, once fitting the spec and once not
+BUDGET_SECONDS = 40.0  # per test (one role on one database); past it, remaining operations get one example
+INT_LIMIT = 2**31 - 1  # PostgreSQL's integer
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def _tame(value: Any) -> Any:
+    """Strip what KNOWN_ELSEWHERE covers from a generated value, at any depth."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return max(-INT_LIMIT, min(INT_LIMIT, value))
+    if isinstance(value, str):
+        value = CONTROL.sub("?", value)
+        return str(INT_LIMIT) if value.lstrip("-").isdigit() and len(value) > 9 else value
+    if isinstance(value, dict):
+        return {_tame(key): _tame(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_tame(item) for item in value]
+    return value
+
+
+def _tame_case(case):
+    for name in ("path_parameters", "query", "body"):
+        current = getattr(case, name)
+        if isinstance(current, dict | list | str | int):
+            setattr(case, name, _tame(current))
+    return case
+
+
+@dataclass
+class Fuzz:
+    """One fuzz run: who it acts as, which logins it must not break, and what went wrong so far."""
+
+    login: Callable[[], dict[str, str]]
+    protected: set[int]
+    problem: jsonschema_rs.Validator
+    failures: dict[str, list[str]] = field(default_factory=dict)
+    requests: int = 0
+
+    def add(self, operation: str, message: str) -> None:
+        seen = self.failures.setdefault(operation, [])
+        # One entry per distinct first line is enough to find a failure again.
+        head = message.splitlines()[0] if message else ""
+        if not any(line.splitlines()[0] == head for line in seen) and len(seen) < 5:
+            seen.append(message)
+
+    def report(self) -> str:
+        lines = []
+        for operation, messages in sorted(self.failures.items()):
+            lines.append(f"== {operation}")
+            lines.extend("   " + m.replace("\n", "\n   ") for m in messages)
+        return "\n".join(lines)
+
+    def spare_logins(self, case):
+        """Generated requests must not deactivate or re-password the logins the fuzz acts as: that would
+        turn the rest of the run into 401s. Other ids stay as generated."""
+        params = case.path_parameters
+        if isinstance(params, dict) and params.get("user_id") in self.protected:
+            case.path_parameters = {**params, "user_id": max(self.protected) + 1000}
+        return case
+
+
+def _seed(app) -> dict[str, int]:
+    """A village with a shop, a household and its villager login, plus the deployment's admin."""
+    admin_id = root_admin(app)
+    village_id = make_village(app)
+    make_shop(app, village_id)
+    household = make_household(app, village_id)
+    villager_id = make_villager(app, household)
+    return {"admin": admin_id, "villager": villager_id}
+
+
+# What merit_bank.errors.problem() promises, independent of what the spec says (which is checked too).
+PROBLEM_SHAPE = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "minLength": 1},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "errors": {"type": "object"},
+    },
+}
+
+
+def _check_error(response, problem: jsonschema_rs.Validator) -> str | None:
+    if response.status_code < 400:
+        return None
+    content_type = response.headers.get("content-type", [""])
+    content_type = content_type[0] if isinstance(content_type, list) else content_type
+    if not content_type.startswith("application/problem+json"):
+        return f"{response.status_code} sent as {content_type!r}, not application/problem+json"
+    errors = [e.message for e in problem.iter_errors(response.json())]
+    if errors:
+        return f"{response.status_code} body is not a problem document: {errors}"
+    return None
+
+
+def _describe(case, response) -> str:
+    body = None if case.body is NOT_SET else case.body
+    return (
+        f"-> {response.status_code} {response.text[:300]!r}\n"
+        f"request: path={case.path_parameters} query={case.query} body={body!r}"[:1200]
+    )
+
+
+def _fuzz(fuzz: Fuzz, operation, mode: GenerationMode, examples: int) -> None:
+    """Send `examples` generated requests to one operation and record what went wrong."""
+    label = f"{operation.method.upper()} {operation.path}"
+    strategy = operation.as_strategy(generation_mode=mode).map(fuzz.spare_logins)
+    if KNOWN_ELSEWHERE:
+        strategy = strategy.map(_tame_case)
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategy)
+    def run(case) -> None:
+        # A fresh token for every request, so that POST /auth/logout revokes only its own.
+        call_headers = {**fuzz.login(), "Idempotency-Key": uuid.uuid4().hex}
+        response = case.call(headers=call_headers)
+        fuzz.requests += 1
+        trouble = _check_error(response, fuzz.problem)
+        if trouble:
+            fuzz.add(label, f"[{mode}] {trouble} {_describe(case, response)}")
+        try:
+            case.validate_response(response, checks=CHECKS, headers=call_headers)
+        except AssertionError as exc:
+            fuzz.add(label, f"[{mode}] {str(exc).strip()[:600]}\n{_describe(case, response)}")
+        except BaseExceptionGroup as group:
+            for exc in group.exceptions:
+                fuzz.add(label, f"[{mode}] {str(exc).strip()[:600]}\n{_describe(case, response)}")
+
+    try:
+        run()
+    except Unsatisfiable:
+        pass  # nothing of this operation can be made invalid (e.g. no parameters, only string path parts)
+    except Exception as exc:  # a generation error is a finding about the spec, not a crash of the test
+        fuzz.add(label, f"[{mode}] could not generate: {type(exc).__name__}: {exc}"[:600])
+
+
+@pytest.mark.parametrize("role", ["admin", "villager"])
+def test_fuzzing_every_operation_gives_no_server_error_and_only_documented_problem_json(app, role):
+    users = _seed(app)
+    config = SchemathesisConfig()
+    config.projects.default.generation = GenerationConfig(allow_x00=not KNOWN_ELSEWHERE, deterministic=True)
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, config=config)
+    fuzz = Fuzz(
+        login=lambda: auth(app, users[role]),
+        protected=set(users.values()),
+        problem=jsonschema_rs.validator_for(PROBLEM_SHAPE),
+    )
+    started = time.monotonic()
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 80, "the served spec lost operations"
+
+    for operation in operations:
+        late = time.monotonic() - started > BUDGET_SECONDS
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            _fuzz(fuzz, operation, mode, 1 if late else EXAMPLES_PER_MODE)
+
+    elapsed = time.monotonic() - started
+    print(f"fuzzed {len(operations)} operations as {role} with {fuzz.requests} requests in {elapsed:.0f}s")
+    assert not fuzz.failures, f"{len(fuzz.failures)} operations misbehaved as {role}:\n{fuzz.report()}"
