@@ -78,10 +78,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["merit_bank.api"] = api
 
-    from . import auth_hooks
+    from . import auth_hooks, security_headers
 
     auth_hooks.register(app)
     register_error_handlers(app)
+    security_headers.register(app)
     _require_json_bodies(app)
 
     for domain in DOMAINS:
