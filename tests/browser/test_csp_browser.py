@@ -139,3 +139,30 @@ def test_another_site_cannot_show_a_page_in_a_frame(live_server, browser_page, c
         assert ours.query_selector("#username") is None
         assert ours.url.startswith("chrome-error://")
     csp_violations.clear()  # the refusal may be reported as a violation: here it is the point
+
+
+def test_print_buttons_and_the_retire_confirmation_work_without_inline_handlers(
+    live_server, browser, csp_violations
+):
+    app = live_server.app
+    world = make_world(app, app.test_client())
+    rule_id = world.rules["reviewed"]
+    page = _page(browser)
+    login(page, live_server.url, _username(app, world.admin), PASSWORD)
+
+    page.goto(f"{live_server.url}/rules/{rule_id}")
+    questions: list[str] = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.click("form[data-confirm] button[type=submit]")
+    assert questions and page.is_visible("form[data-confirm]")  # asked, and "no" kept the rule
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("form[data-confirm] button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert not page.is_visible("form[data-confirm]")  # retired: the form is gone
+
+    page.goto(f"{live_server.url}/reports/rankings?village_id={world.village}")
+    page.evaluate("() => { window.__printed = 0; window.print = () => { window.__printed += 1; }; }")
+    page.click("[data-print]")
+    assert page.evaluate("() => window.__printed") == 1
+    page.context.close()
+    assert csp_violations == []
