@@ -30,7 +30,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 # Pages whose URL carries a check-in token (/c/<token>, or the login page on the way there). Their
 # referrer is the origin alone, so the token never leaves in a Referer header, while same-origin form
-# posts still carry the Referer that Flask-WTF's strict check demands over HTTPS ("no-referrer" would fail it).
+# posts still carry the Referer that Flask-WTF's strict check demands over HTTPS (which "no-referrer"
+# would fail).
 _TOKEN_PREFIXES = ("/c/", "/C/")
 
 
