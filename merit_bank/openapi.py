@@ -79,6 +79,22 @@ THROTTLED_ENDPOINTS = {"auth_api.login"}
 # Routes taking a multipart upload, whose size is capped by MAX_CONTENT_LENGTH.
 UPLOAD_ENDPOINTS = {"reports_api.import_households", "claims_api.upload_claim_photo"}
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Routes answering 200 with a file rather than JSON, and the content types they send. flask-smorest writes
+# no content for a response without a schema, and nothing at all for a view without @blp.response.
+FILE_ENDPOINTS: dict[str, tuple[str, ...]] = {
+    "ledger_api.export": ("text/csv", "application/x-ndjson"),
+    "claims_api.claim_photo": ("image/jpeg", "image/png", "image/gif", "image/webp"),
+    "shop_api.settlement_csv": ("text/csv",),
+    "shop_api.settlement_xlsx": (XLSX,),
+    "households_api.card_png": ("image/png",),
+    "households_api.card_svg": ("image/svg+xml",),
+    "events_api.event_qr_png": ("image/png",),
+    "events_api.event_qr_svg": ("image/svg+xml",),
+    "reports_api.export": ("text/csv", XLSX),
+    "reports_api.import_template": (XLSX,),
+}
+
 
 class ProblemResponsesPlugin(BasePlugin):
     """Adds to each operation the error statuses it can answer, each a problem+json response component."""
@@ -99,6 +115,12 @@ class ProblemResponsesPlugin(BasePlugin):
             if not isinstance(operation, dict):
                 continue
             responses = operation.setdefault("responses", {})
+            if method == "get" and rule.endpoint in FILE_ENDPOINTS:
+                file_schema = {"type": "string", "format": "binary"}
+                responses["200"] = {
+                    "description": "The file.",
+                    "content": {kind: {"schema": file_schema} for kind in FILE_ENDPOINTS[rule.endpoint]},
+                }
             has_body = "requestBody" in operation or method in ("post", "put", "patch")
             has_params = any(p.get("in") in ("query", "header") for p in operation.get("parameters", []))
             wanted: list[tuple[int, bool]] = [

@@ -146,3 +146,39 @@ def test_the_documented_problem_schema_accepts_the_error_bodies_the_server_sends
     assert answers["invalid fields"].status_code == 422
     assert "errors" in answers["invalid fields"].get_json()
     assert {response.status_code for response in answers.values()} >= {400, 401, 403, 404, 405, 415, 422}
+
+
+def test_every_operation_documents_a_success_response(client):
+    spec = _spec(client)
+    missing = [
+        f"{method.upper()} {path}"
+        for path, method, operation in _operations(spec)
+        if not any(status.startswith("2") for status in operation["responses"])
+    ]
+    assert missing == []
+
+
+def test_file_downloads_are_documented_with_the_content_types_they_send(app, client):
+    spec = _spec(client)
+    admin = auth(app, root_admin(app))
+    village_id = make_village(app)
+    household = make_household(app, village_id)
+    downloads = {
+        ("/api/v1/ledger/export", "get"): f"/api/v1/ledger/export?village_id={village_id}&format=csv",
+        (
+            "/api/v1/ledger/export",
+            "get",
+            "jsonl",
+        ): f"/api/v1/ledger/export?village_id={village_id}&format=jsonl",
+        (
+            "/api/v1/households/{household_id}/card.png",
+            "get",
+        ): f"/api/v1/households/{household['id']}/card.png",
+        ("/api/v1/households/import/template.xlsx", "get"): "/api/v1/households/import/template.xlsx",
+        ("/api/v1/exports/{name}.{fmt}", "get"): f"/api/v1/exports/balances.csv?village_id={village_id}",
+    }
+    for (path, method, *_), url in downloads.items():
+        response = client.get(url, headers=admin)
+        assert response.status_code == 200, (url, response.data[:200])
+        documented = spec["paths"][path][method]["responses"]["200"].get("content", {})
+        assert response.mimetype in documented, (url, response.mimetype, list(documented))
