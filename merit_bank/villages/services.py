@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ..auth.models import User
 from ..auth.scope import ensure_village, is_deployment_admin, require_role, visible_village_ids
 from ..database import transaction
-from ..errors import DomainError, Forbidden, NotFound
+from ..errors import DomainError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from .models import Village, VillageGroup
 
@@ -22,6 +22,16 @@ def create_village(actor: User, data: dict[str, Any]) -> Village:
     if not is_deployment_admin(actor):
         raise Forbidden("forbidden", _l("Only a deployment-wide admin creates villages."))
     code = data["code"].strip().upper()
+    groups = [name.strip() for name in data.get("groups") or []]
+    seen: set[str] = set()
+    for index, name in enumerate(groups):
+        # Caught here, not by the unique index: a duplicate is the client's mistake (422), not a 500.
+        if name in seen:
+            raise ValidationFailed(
+                detail=_l("Group %(name)s already exists in this village.", name=name),
+                errors={"groups": {index: [_l("Group %(name)s already exists in this village.", name=name)]}},
+            )
+        seen.add(name)
     with transaction():
         if db.session.scalar(select(Village.id).where(Village.code == code)) is not None:
             raise DomainError("village-code-taken", _l("Village code %(code)s is already in use.", code=code))
@@ -30,8 +40,8 @@ def create_village(actor: User, data: dict[str, Any]) -> Village:
             village.point_value_fen = data["point_value_fen"]
         db.session.add(village)
         db.session.flush()
-        for name in data.get("groups") or []:
-            db.session.add(VillageGroup(village_id=village.id, name=name.strip()))
+        for name in groups:
+            db.session.add(VillageGroup(village_id=village.id, name=name))
         ledger.open_village_accounts(village_id=village.id)
     return village
 
