@@ -76,8 +76,6 @@ def _requires_login(view: Any) -> bool:
 
 # Routes answering 429 when a client tries too often (login throttling).
 THROTTLED_ENDPOINTS = {"auth_api.login"}
-# Routes taking a multipart upload, whose size is capped by MAX_CONTENT_LENGTH.
-UPLOAD_ENDPOINTS = {"reports_api.import_households", "claims_api.upload_claim_photo"}
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Routes answering 200 with a file rather than JSON, and the content types they send. flask-smorest writes
@@ -129,7 +127,7 @@ class ProblemResponsesPlugin(BasePlugin):
                 (403, login),
                 (404, has_path_args),
                 (409, method in ("post", "put", "patch", "delete")),
-                (413, rule.endpoint in UPLOAD_ENDPOINTS),
+                (413, has_body),  # any body beyond MAX_CONTENT_LENGTH
                 (415, has_body),
                 (422, has_body or has_params),
                 (429, rule.endpoint in THROTTLED_ENDPOINTS),
