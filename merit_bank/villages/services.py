@@ -22,15 +22,18 @@ def create_village(actor: User, data: dict[str, Any]) -> Village:
     if not is_deployment_admin(actor):
         raise Forbidden("forbidden", _l("Only a deployment-wide admin creates villages."))
     code = data["code"].strip().upper()
+    if not data["name"].strip():
+        raise ValidationFailed(detail=_l("Required."), errors={"name": [_l("Required.")]})
     groups = [name.strip() for name in data.get("groups") or []]
     seen: set[str] = set()
     for index, name in enumerate(groups):
-        # Caught here, not by the unique index: a duplicate is the client's mistake (422), not a 500.
+        # Names are stored stripped: a blank one, or one given twice (which the unique index would turn
+        # into a 500), is the client's mistake.
+        if not name:
+            raise ValidationFailed(detail=_l("Required."), errors={"groups": {index: [_l("Required.")]}})
         if name in seen:
-            raise ValidationFailed(
-                detail=_l("Group %(name)s already exists in this village.", name=name),
-                errors={"groups": {index: [_l("Group %(name)s already exists in this village.", name=name)]}},
-            )
+            message = _l("Group %(name)s already exists in this village.", name=name)
+            raise ValidationFailed(detail=message, errors={"groups": {index: [message]}})
         seen.add(name)
     with transaction():
         if db.session.scalar(select(Village.id).where(Village.code == code)) is not None:
@@ -76,6 +79,8 @@ def add_group(actor: User, village_id: int, name: str) -> VillageGroup:
     village = get_village(actor, village_id)
     require_role(actor, "admin", "clerk")
     name = name.strip()
+    if not name:
+        raise ValidationFailed(detail=_l("Required."), errors={"name": [_l("Required.")]})
     with transaction():
         exists = db.session.scalar(
             select(VillageGroup.id).where(VillageGroup.village_id == village.id, VillageGroup.name == name)
