@@ -109,8 +109,8 @@ def _known_cause(case, label: str) -> str:
             )
             if big_int or big_text:
                 return " [integer beyond the column's range: being fixed on branch `input`]"
-    if "/auth/" in label:
-        return " [login/tokens: the lead's]"
+    if "/auth/" in label or "/users" in label:
+        return " [logins, tokens and users (merit_bank/auth): the lead's]"
     return ""
 
 
