@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
-from flask_smorest import Api
 from sqlalchemy import text
 
 from .config import Config
 from .errors import DomainError, problem, register_error_handlers, wants_problem_json
 from .extensions import babel, csrf, db, jwt, migrate
+from .openapi import MeritApi, ProblemResponsesPlugin
 
 # Each domain package may hold models.py, api.py (`blp`), views.py (`bp`) and cli.py (`commands`).
 DOMAINS = (
@@ -83,14 +83,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     compile_catalogs(Path(app.root_path) / "translations")
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     # One Api per app: the OpenAPI spec is built from the schemas each app registers.
-    api = Api(app, spec_kwargs={"info": {"description": "功德银行 Merit Bank HTTP API, contract v1"}})
+    api = MeritApi(
+        app,
+        spec_kwargs={
+            "info": {"description": "功德银行 Merit Bank HTTP API, contract v1"},
+            "extra_plugins": [ProblemResponsesPlugin(app)],
+        },
+    )
     app.extensions["merit_bank.api"] = api
 
-    from . import auth_hooks, inputs
+    from . import auth_hooks, inputs, security_headers
 
     inputs.register(app)  # before any blueprint: routes keep the `int` converter they were built with
     auth_hooks.register(app)
     register_error_handlers(app)
+    security_headers.register(app)
     _require_json_bodies(app)
 
     for domain in DOMAINS:

@@ -66,6 +66,11 @@ class Config:
         # The HTML session lives as long as the refresh token; the cookie is refreshed on use.
         self.WEB_SESSION_HOURS = int(env.get("WEB_SESSION_HOURS", "12"))
 
+        # The Flask session holds the CSRF secret of the HTML forms.
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = env.get("SESSION_COOKIE_SECURE", "1" if self.PRODUCTION else "0") == "1"
+
         self.WTF_CSRF_TIME_LIMIT = None
         self.WTF_CSRF_CHECK_DEFAULT = False  # CSRF is checked for HTML forms only, see web.csrf_protect
 

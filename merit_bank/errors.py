@@ -167,9 +167,12 @@ def handle_http_exception(exc: HTTPException):
     code = _SLUGS.get(status)
     detail = exc.description
     if status == 400 and errors and any("Invalid JSON" in str(m) for m in errors.get("_schema", [])):
-        code, detail, errors = "invalid-json", "The request body is not valid JSON.", None
+        code, detail, errors = "invalid-json", _l("The request body is not valid JSON."), None
     elif status == 422:
-        detail = "Some fields are invalid; see errors."
+        from .form_errors import translated
+
+        # marshmallow's own English sentences become the request's language; field names stay as keys.
+        detail, errors = _l("Some fields are invalid; see errors."), translated(errors)
     if wants_problem_json():
         response = problem(status, code, detail, errors)
         if exc.code == 405 and getattr(exc, "valid_methods", None):

@@ -118,6 +118,15 @@ def plain_message(message: Any) -> str:
     return text  # our own messages are translated already
 
 
+def translated(messages: Any) -> Any:
+    """The same nesting of field messages, each message as a sentence in the request's language."""
+    if isinstance(messages, dict):
+        return {key: translated(value) for key, value in messages.items()}
+    if isinstance(messages, list | tuple):
+        return [translated(item) for item in messages]
+    return plain_message(messages) if messages is not None else None
+
+
 def field_label(path: list[str | int]) -> str:
     """`["members", 1, "name"]` → "Members 2 · Name", in the request's language."""
     words: list[str] = []

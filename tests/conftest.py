@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 
 from merit_bank import create_app
 from merit_bank.extensions import db
-from tests.browser_support import CHROMIUM_ARGS, LiveServer, serve
+from tests.browser_support import CHROMIUM_ARGS, CSP_VIOLATIONS, CspWatchingBrowser, LiveServer, serve
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASES = [d for d in os.environ.get("TEST_DATABASES", "sqlite,postgresql").split(",") if d]
@@ -149,9 +149,36 @@ def playwright_instance():
 
 @pytest.fixture(scope="session")
 def browser(playwright_instance, chromium_path):
-    browser = playwright_instance.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+    browser = CspWatchingBrowser(
+        playwright_instance.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+    )
     yield browser
     browser.close()
+
+
+# A test using any of these drives Chromium (some launch their own, through CspWatchingBrowser too).
+_BROWSER_FIXTURES = {"browser", "browser_page", "playwright_instance"}
+
+
+@pytest.fixture
+def csp_violations() -> Iterator[list[str]]:
+    """The CSP violations the browser reported during this test; any left at its end fail the test.
+
+    A test that provokes a violation on purpose (e.g. framing a page) checks it and clears the list.
+    """
+    CSP_VIOLATIONS.clear()
+    yield CSP_VIOLATIONS
+    if CSP_VIOLATIONS:
+        found = "\n".join(dict.fromkeys(CSP_VIOLATIONS))
+        CSP_VIOLATIONS.clear()
+        pytest.fail(f"a page broke its Content-Security-Policy:\n{found}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_csp_violation_in_browser_tests(request) -> None:
+    """Every test that drives the browser also checks that no page broke the Content-Security-Policy."""
+    if _BROWSER_FIXTURES & set(request.fixturenames):
+        request.getfixturevalue("csp_violations")
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ def test_a_new_village_with_a_repeated_group_name_is_a_422_naming_groups(app, cl
     response = client.post("/api/v1/villages", headers=auth(app, admin), json=body)
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
-    assert "一组" in response.json["errors"]["groups"][0]
+    assert "一组" in response.json["errors"]["groups"]["2"][0]
     # Nothing half done: the village was not created.
     listed = client.get("/api/v1/villages", headers=auth(app, admin)).json["items"]
     assert all(v["code"] != "DUP" for v in listed)

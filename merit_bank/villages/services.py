@@ -22,7 +22,19 @@ def create_village(actor: User, data: dict[str, Any]) -> Village:
     if not is_deployment_admin(actor):
         raise Forbidden("forbidden", _l("Only a deployment-wide admin creates villages."))
     code = data["code"].strip().upper()
-    groups = _distinct_group_names(data.get("groups") or [])
+    if not data["name"].strip():
+        raise ValidationFailed(detail=_l("Required."), errors={"name": [_l("Required.")]})
+    groups = [name.strip() for name in data.get("groups") or []]
+    seen: set[str] = set()
+    for index, name in enumerate(groups):
+        # Names are stored stripped: a blank one, or one given twice (which the unique index would turn
+        # into a 500), is the client's mistake.
+        if not name:
+            raise ValidationFailed(detail=_l("Required."), errors={"groups": {index: [_l("Required.")]}})
+        if name in seen:
+            message = _l("Group %(name)s already exists in this village.", name=name)
+            raise ValidationFailed(detail=message, errors={"groups": {index: [message]}})
+        seen.add(name)
     with transaction():
         if db.session.scalar(select(Village.id).where(Village.code == code)) is not None:
             raise DomainError("village-code-taken", _l("Village code %(code)s is already in use.", code=code))
@@ -35,21 +47,6 @@ def create_village(actor: User, data: dict[str, Any]) -> Village:
             db.session.add(VillageGroup(village_id=village.id, name=name))
         ledger.open_village_accounts(village_id=village.id)
     return village
-
-
-def _distinct_group_names(names: list[str]) -> list[str]:
-    """Group names as stored (trimmed); a blank or repeated one is the person's typo, said plainly."""
-    cleaned = [name.strip() for name in names]
-    if any(not name for name in cleaned):
-        raise ValidationFailed(errors={"groups": [_l("A group name may not be blank.")]})
-    repeated = sorted({name for name in cleaned if cleaned.count(name) > 1})
-    if repeated:
-        raise ValidationFailed(
-            errors={
-                "groups": [_l("Each group is named once; repeated: %(names)s.", names="、".join(repeated))]
-            }
-        )
-    return cleaned
 
 
 def list_villages(actor: User):
@@ -82,6 +79,8 @@ def add_group(actor: User, village_id: int, name: str) -> VillageGroup:
     village = get_village(actor, village_id)
     require_role(actor, "admin", "clerk")
     name = name.strip()
+    if not name:
+        raise ValidationFailed(detail=_l("Required."), errors={"name": [_l("Required.")]})
     with transaction():
         exists = db.session.scalar(
             select(VillageGroup.id).where(VillageGroup.village_id == village.id, VillageGroup.name == name)

@@ -3,7 +3,8 @@
   "use strict";
   var box = document.getElementById("event-qr");
   if (!box) return;
-  var T = window.EVENT_TEXT || {};
+  // The page's words, in its language, from a JSON block (no inline script under the CSP).
+  var T = JSON.parse(document.getElementById("event-text").textContent);
   var rotating = box.getAttribute("data-rotating") === "true";
   var hourBased = box.getAttribute("data-hour") === "true";
   var codeUrl = box.getAttribute("data-code-url");

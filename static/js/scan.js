@@ -6,7 +6,8 @@
   "use strict";
   var root = document.getElementById("scanner");
   if (!root) return;
-  var T = window.SCAN_TEXT || {};
+  // The page's words, in its language, from a JSON block (no inline script under the CSP).
+  var T = JSON.parse(document.getElementById("scan-text").textContent);
   var eventId = root.getAttribute("data-event-id");
   var batchUrl = root.getAttribute("data-batch-url");
   var rosterUrl = root.getAttribute("data-roster-url");

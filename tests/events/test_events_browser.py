@@ -15,7 +15,7 @@ from merit_bank.database import utcnow
 from merit_bank.events import tokens
 from merit_bank.events.models import Checkin
 from merit_bank.extensions import db
-from tests.browser_support import login
+from tests.browser_support import login, wait_for
 from tests.events.event_helpers import make_world
 from tests.factories import PASSWORD, PIN
 
@@ -83,11 +83,11 @@ def test_the_scan_page_queues_scans_offline_and_syncs_them_when_back_online(live
     page.goto(f"{live_server.url}/events/{event['id']}/scan")
     page.wait_for_selector("#scanner[data-ready=true]")
     # The service worker has taken the page over and kept a copy of it for opening it offline.
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
-    page.wait_for_function("caches.match(location.pathname).then(r => !!r)", polling=200)
+    wait_for(page, "navigator.serviceWorker.controller !== null")
+    wait_for(page, "caches.match(location.pathname).then(r => !!r)", interval=0.2)
 
     page.context.set_offline(True)
-    page.wait_for_function("document.getElementById('net').dataset.online === 'false'")
+    wait_for(page, "document.getElementById('net').dataset.online === 'false'")
 
     # One elder's card read by the vendored decoder (as the camera loop does), one typed code.
     first = world.households[0]
@@ -134,7 +134,7 @@ def test_the_scan_page_queues_scans_offline_and_syncs_them_when_back_online(live
     assert _checkins(live_server.app) == 0
 
     page.context.set_offline(False)
-    page.wait_for_function("document.querySelector('[data-testid=queue-count]').textContent === '0'")
+    wait_for(page, "document.querySelector('[data-testid=queue-count]').textContent === '0'")
     assert page.locator("#results li[data-outcome=created]").count() == 2
     assert _checkins(live_server.app) == 2
     # A reload keeps nothing queued: the sync removed what the server answered.
@@ -152,7 +152,7 @@ def test_the_qr_on_the_clerks_page_decodes_from_a_screenshot_and_the_list_update
     page.goto(f"{live_server.url}/events/{event['id']}")
     qr = page.locator("img[data-testid=event-qr]")
     qr.wait_for()
-    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=qr.element_handle())
+    wait_for(page, "(img) => img.complete && img.naturalWidth > 0", qr.element_handle())
     shot = tmp_path / "event-qr.png"
     qr.screenshot(path=str(shot))
     results = zxingcpp.read_barcodes(Image.open(shot))
@@ -165,5 +165,5 @@ def test_the_qr_on_the_clerks_page_decodes_from_a_screenshot_and_the_list_update
     client = live_server.app.test_client()
     response = client.post("/api/v1/checkins", json={"token": token}, headers=world.h(world.villagers[2]))
     assert response.status_code == 201, response.get_json()
-    page.wait_for_function("document.querySelector('[data-testid=checkin-count]').textContent === '1'")
+    wait_for(page, "document.querySelector('[data-testid=checkin-count]').textContent === '1'")
     assert "张志强" in page.text_content("[data-testid=checkins]")

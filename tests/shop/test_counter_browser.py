@@ -18,7 +18,7 @@ from merit_bank.households import services as household_services
 from merit_bank.households.models import Household
 from merit_bank.qr import qr_png
 from merit_bank.shop.models import Redemption
-from tests.browser_support import CHROMIUM_ARGS, LiveServer
+from tests.browser_support import CHROMIUM_ARGS, CspWatchingBrowser, LiveServer
 from tests.factories import PASSWORD
 from tests.shop.shop_helpers import balance, build_world, stock
 
@@ -51,7 +51,7 @@ def _launch(playwright, chromium_path: str, video: Path | None):
             "--use-fake-ui-for-media-stream",
             f"--use-file-for-fake-video-capture={video}",
         ]
-    return playwright.chromium.launch(executable_path=chromium_path, args=args)
+    return CspWatchingBrowser(playwright.chromium.launch(executable_path=chromium_path, args=args))
 
 
 def _page(browser, base_url: str):
