@@ -10,6 +10,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -109,6 +110,18 @@ def sqlite_url(request, tmp_path) -> Iterator[str]:
 
 def make_app(url: str, **overrides) -> Flask:
     return create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url, **overrides})
+
+
+@contextmanager
+def app_for(url: str, **overrides) -> Iterator[Flask]:
+    """An app on `url` with these settings, its connections closed when the block ends."""
+    app = make_app(url, **overrides)
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture

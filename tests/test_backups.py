@@ -13,7 +13,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from merit_bank.ledger.models import Entry, Transaction
 from merit_bank.operations import backup as backups
 from merit_bank.shop.models import Redemption, RedemptionLine, ShopItem, StockMovement
 from merit_bank.villages.models import Village
-from tests.conftest import _pg_exec, _pg_url, _worker, make_app
+from tests.conftest import _pg_exec, _pg_url, _worker, app_for
 from tests.shop.shop_helpers import build_world, redeem
 
 BACKUP_NAME = re.compile(r"^merit_bank-\d{8}T\d{6}Z(-\d+)?\.(sqlite3|dump)$")
@@ -46,17 +45,6 @@ def empty_db_url(db_url, tmp_path) -> Iterator[str]:
         _pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-@contextmanager
-def app_on(url: str, **settings) -> Iterator[Flask]:
-    app = make_app(url, **settings)
-    try:
-        yield app
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
 def _backup(app: Flask, dest: Path) -> Path:
     result = app.test_cli_runner().invoke(args=["backup", str(dest)])
     assert result.exit_code == 0, result.output
@@ -68,7 +56,7 @@ def _backup(app: Flask, dest: Path) -> Path:
 def _restore(url: str, src: Path):
     if url.startswith("sqlite"):
         Path(make_url(url).database).parent.mkdir(parents=True, exist_ok=True)
-    with app_on(url) as app:
+    with app_for(url) as app:
         return app.test_cli_runner().invoke(args=["restore", str(src)])
 
 
@@ -122,7 +110,7 @@ def test_a_backup_taken_while_redemptions_are_posted_restores_every_acknowledged
     assert result.exit_code == 0, result.output
     assert "Ledger OK" in result.output and "Stock OK" in result.output
 
-    with app_on(empty_db_url) as restored, restored.app_context():
+    with app_for(empty_db_url) as restored, restored.app_context():
         rows = {r.id: r for r in db.session.scalars(select(Redemption))}
         for redemption_id, key, points in before_backup:
             assert redemption_id in rows, (
@@ -189,7 +177,7 @@ def test_a_corrupted_backup_makes_restore_fail_and_leaves_the_target_empty(
     result = _restore(empty_db_url, broken)
     assert result.exit_code != 0
     assert "restore failed" in result.output
-    with app_on(empty_db_url) as target, target.app_context():
+    with app_for(empty_db_url) as target, target.app_context():
         tables = db.inspect(db.engine).get_table_names()
     assert tables == [], "a failed restore must not leave a half-restored database"
 
@@ -243,7 +231,7 @@ def test_pg_dump_gets_the_password_from_the_environment_never_its_command_line(d
         return real_run(args, *a, **kw)
 
     monkeypatch.setattr(backups.subprocess, "run", recording_run)
-    with app_on(url.render_as_string(hide_password=False)) as app:
+    with app_for(url.render_as_string(hide_password=False)) as app:
         _backup(app, tmp_path / "b.dump")
     dumps = [(args, env) for args, env in seen if Path(args[0]).name == "pg_dump" and "--version" not in args]
     assert dumps, seen

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
@@ -14,23 +12,12 @@ from sqlalchemy import select
 from merit_bank.extensions import db
 from merit_bank.households import identity
 from merit_bank.households.models import Member
-from tests.conftest import make_app
+from tests.conftest import app_for
 from tests.factories import auth, id_number, make_household, make_village, root_admin
 
 # Fixed keys: test ids derive from them, and pytest-xdist workers must all collect the same ids.
 KEY_1 = base64.urlsafe_b64encode(bytes(range(32))).decode()
 KEY_2 = base64.urlsafe_b64encode(bytes(range(32, 64))).decode()
-
-
-@contextmanager
-def app_with(db_url: str, **settings) -> Iterator[Flask]:
-    app = make_app(db_url, **settings)
-    try:
-        yield app
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def _stored(app: Flask) -> list[tuple[int, int | None, str, str]]:
@@ -67,11 +54,11 @@ def _fernet_of(key: str) -> Fernet:
 def test_after_rotate_keys_and_retiring_the_old_key_every_identity_number_reads_back_and_none_is_under_it(
     db_url,
 ):
-    with app_with(db_url, IDENTITY_KEYS=f"1:{KEY_1}") as old:
+    with app_for(db_url, IDENTITY_KEYS=f"1:{KEY_1}") as old:
         numbers = _households_with_numbers(old, 5)
         assert {key_id for _, key_id, _, _ in _stored(old)} == {1}
 
-    with app_with(db_url, IDENTITY_KEYS=f"2:{KEY_2},1:{KEY_1}") as rotating:
+    with app_for(db_url, IDENTITY_KEYS=f"2:{KEY_2},1:{KEY_1}") as rotating:
         result = rotating.test_cli_runner().invoke(args=["rotate-keys", "--batch-size", "2"])
         assert result.exit_code == 0, result.output
         assert "5 re-encrypted" in result.output
@@ -80,7 +67,7 @@ def test_after_rotate_keys_and_retiring_the_old_key_every_identity_number_reads_
         assert "0 re-encrypted, 5 already current" in again.output
 
     # Key 1 retired, and SECRET_KEY changed too: with IDENTITY_KEYS set the numbers no longer depend on it.
-    with app_with(
+    with app_for(
         db_url, IDENTITY_KEYS=f"2:{KEY_2}", SECRET_KEY="another-secret-key-entirely-0123456789"
     ) as new:
         client = new.test_client()
@@ -118,9 +105,9 @@ def test_after_rotate_keys_and_retiring_the_old_key_every_identity_number_reads_
 
 
 def test_a_number_under_a_key_id_no_longer_configured_fails_loudly_naming_that_key_id(db_url):
-    with app_with(db_url, IDENTITY_KEYS=f"1:{KEY_1}") as old:
+    with app_for(db_url, IDENTITY_KEYS=f"1:{KEY_1}") as old:
         _households_with_numbers(old, 2)
-    with app_with(db_url, IDENTITY_KEYS=f"2:{KEY_2}") as new:
+    with app_for(db_url, IDENTITY_KEYS=f"2:{KEY_2}") as new:
         _, key_id, token, _ = _stored(new)[0]
         with new.app_context(), pytest.raises(identity.UnknownIdentityKey, match="key id 1"):
             identity.decrypt(token, key_id)
@@ -131,9 +118,9 @@ def test_a_number_under_a_key_id_no_longer_configured_fails_loudly_naming_that_k
 
 
 def test_lookups_find_numbers_under_either_key_while_a_rotation_is_half_done(db_url):
-    with app_with(db_url, IDENTITY_KEYS=f"1:{KEY_1}") as old:
+    with app_for(db_url, IDENTITY_KEYS=f"1:{KEY_1}") as old:
         numbers = _households_with_numbers(old, 1)
-    with app_with(db_url, IDENTITY_KEYS=f"2:{KEY_2},1:{KEY_1}") as both:
+    with app_for(db_url, IDENTITY_KEYS=f"2:{KEY_2},1:{KEY_1}") as both:
         client = both.test_client()
         response = client.post(
             "/api/v1/households",
@@ -149,14 +136,14 @@ def test_lookups_find_numbers_under_either_key_while_a_rotation_is_half_done(db_
 
 
 def test_without_identity_keys_numbers_stay_under_the_secret_key_derived_key_0_and_can_move_off_it(db_url):
-    with app_with(db_url) as legacy:
+    with app_for(db_url) as legacy:
         numbers = _households_with_numbers(legacy, 2)
         assert {k for _, k, _, _ in _stored(legacy)} == {0}
-    with app_with(db_url, IDENTITY_KEYS=f"1:{KEY_1},0") as moving:
+    with app_for(db_url, IDENTITY_KEYS=f"1:{KEY_1},0") as moving:
         result = moving.test_cli_runner().invoke(args=["rotate-keys"])
         assert result.exit_code == 0, result.output
     with (
-        app_with(
+        app_for(
             db_url, IDENTITY_KEYS=f"1:{KEY_1}", SECRET_KEY="a-new-secret-key-after-a-leak-0123456789"
         ) as new,
         new.app_context(),
@@ -167,7 +154,7 @@ def test_without_identity_keys_numbers_stay_under_the_secret_key_derived_key_0_a
 def test_the_migration_marks_numbers_stored_before_it_as_key_0(db_url):
     from flask_migrate import downgrade, upgrade
 
-    with app_with(db_url) as app:
+    with app_for(db_url) as app:
         numbers = _households_with_numbers(app, 2)
         with app.app_context():
             downgrade(revision="0006")
@@ -232,10 +219,10 @@ def test_a_roster_import_finds_members_stored_under_the_old_key_while_a_rotation
         assert response.status_code == 200, response.get_json()
         return response.get_json()
 
-    with app_with(db_url, IDENTITY_KEYS=f"1:{KEY_1}") as old:
+    with app_for(db_url, IDENTITY_KEYS=f"1:{KEY_1}") as old:
         village_id = make_village(old)
         assert import_roster(old, village_id)["households_created"] == 1
-    with app_with(db_url, IDENTITY_KEYS=f"2:{KEY_2},1:{KEY_1}") as both:
+    with app_for(db_url, IDENTITY_KEYS=f"2:{KEY_2},1:{KEY_1}") as both:
         again = import_roster(both, village_id)
         assert again["households_created"] == 0 and again["members_existing"] == 1
     assert [k for _, k, _, _ in _stored(both)] == [1]

@@ -13,6 +13,7 @@ from merit_bank.ledger.hashing import format_time, transaction_hash
 from merit_bank.ledger.models import GENESIS_HASH, Account, ChainHead, Entry, Transaction
 from merit_bank.villages.models import Village
 from tests.factories import id_number, make_household, make_shop, make_village, root_admin
+from tests.ledger.ledger_helpers import drop_ledger_triggers
 
 # Personal data that must never appear in a public body: every household gets a name, phone and ID number.
 PEOPLE = [
@@ -69,18 +70,6 @@ def post_some(app: Flask, seeded: Seeded, tag: str, points: int = 10) -> None:
 def village_code(app: Flask, village_id: int) -> str:
     with app.app_context():
         return db.session.get(Village, village_id).code
-
-
-def drop_ledger_triggers(app: Flask) -> None:
-    with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            for table in ("ledger_transactions", "ledger_entries"):
-                for action in ("update", "delete"):
-                    db.session.execute(text(f"DROP TRIGGER {table}_no_{action}"))
-        else:
-            for table in ("ledger_transactions", "ledger_entries"):
-                db.session.execute(text(f"DROP TRIGGER {table}_append_only ON {table}"))
-        db.session.commit()
 
 
 def rewrite_consistently(app: Flask, village_id: int, seq: int, extra_points: int) -> None:

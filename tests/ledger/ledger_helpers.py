@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import Flask
+from sqlalchemy import text
 
 from merit_bank.extensions import db
 from merit_bank.ledger import services as ledger
@@ -32,3 +33,16 @@ def open_ledger_village(app: Flask, village_id: int, households: int = 3, shops:
             result.shops.append(shop_id)
         db.session.remove()
     return result
+
+
+def drop_ledger_triggers(app: Flask) -> None:
+    """Remove the append-only triggers, as an insider with database access could (tamper tests)."""
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            for table in ("ledger_transactions", "ledger_entries"):
+                for action in ("update", "delete"):
+                    db.session.execute(text(f"DROP TRIGGER {table}_no_{action}"))
+        else:
+            for table in ("ledger_transactions", "ledger_entries"):
+                db.session.execute(text(f"DROP TRIGGER {table}_append_only ON {table}"))
+        db.session.commit()

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DatabaseError
 
 from merit_bank.extensions import db
 from merit_bank.ledger import services as ledger
+from tests.ledger.ledger_helpers import drop_ledger_triggers
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "ledger.md"
 
@@ -33,18 +34,6 @@ def _some_postings(app, lv) -> None:
         ledger.award(village_id=1, household_id=lv.households[1], council="covenant", points=-30,
                      idempotency_key="d", actor_id=1, rule_id=9, rule_version=2)  # fmt: skip
         db.session.remove()
-
-
-def _drop_triggers(app) -> None:
-    with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            for table in ("ledger_transactions", "ledger_entries"):
-                for action in ("update", "delete"):
-                    db.session.execute(text(f"DROP TRIGGER {table}_no_{action}"))
-        else:
-            for table in ("ledger_transactions", "ledger_entries"):
-                db.session.execute(text(f"DROP TRIGGER {table}_append_only ON {table}"))
-        db.session.commit()
 
 
 @pytest.mark.parametrize(
@@ -98,7 +87,7 @@ def test_a_whole_ledger_verifies(app, lv):
 )
 def test_with_the_triggers_dropped_an_edit_is_named_by_verification(app, lv, sql, bad_seq, reason):
     _some_postings(app, lv)
-    _drop_triggers(app)
+    drop_ledger_triggers(app)
     with app.app_context():
         db.session.execute(text(sql))
         db.session.commit()
@@ -111,7 +100,7 @@ def test_with_the_triggers_dropped_an_edit_is_named_by_verification(app, lv, sql
 
 def test_a_deleted_transaction_breaks_the_chain_after_it(app, lv):
     _some_postings(app, lv)
-    _drop_triggers(app)
+    drop_ledger_triggers(app)
     with app.app_context():
         bad_id = db.session.scalar(text("SELECT id FROM ledger_transactions WHERE seq = 3"))
         db.session.execute(text(f"DELETE FROM ledger_entries WHERE transaction_id = {bad_id - 1}"))
@@ -149,7 +138,7 @@ def test_the_cli_exits_0_when_whole_and_1_when_not(app, lv, runner):
     result = runner.invoke(args=["verify-ledger"])
     assert result.exit_code == 0, result.output
     assert "Ledger OK: 6 transactions" in result.output
-    _drop_triggers(app)
+    drop_ledger_triggers(app)
     with app.app_context():
         db.session.execute(text("UPDATE ledger_transactions SET memo = 'x' WHERE seq = 2"))
         db.session.commit()
