@@ -84,6 +84,8 @@ class Config:
         # How many reverse proxies in front of the app may be believed about X-Forwarded-For (0: none,
         # the socket's address is the client's).
         self.TRUSTED_PROXIES = int(env.get("TRUSTED_PROXIES", "0"))
+        # How long a clerk's printed activation code stays good.
+        self.ACTIVATION_CODE_DAYS = int(env.get("ACTIVATION_CODE_DAYS", "14"))
 
         self.BABEL_DEFAULT_LOCALE = "zh_CN"
         self.BABEL_DEFAULT_TIMEZONE = self.TIMEZONE

@@ -65,6 +65,10 @@ FIELD_LABELS: dict[str, Any] = {
     "photo": _l("Photo"),
     "token": _l("Code"),
     "card_code": _l("Card code"),
+    "id_last6": _l("Last 6 characters of my ID number"),
+    "activation_code": _l("Activation code from the village clerk"),
+    "pin": _l("New PIN (at least 6 digits)"),
+    "pin_again": _l("The same PIN again"),
 }
 
 _Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]

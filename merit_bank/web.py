@@ -105,12 +105,17 @@ def login():
             else:
                 error = _("Wrong phone number/username or PIN/password.")
         else:
-            hours = current_app.config["WEB_SESSION_HOURS"]
-            tokens = auth_services.issue_tokens(user, access_expires=timedelta(hours=hours))
-            response = redirect(_safe_next(request.args.get("next")))
-            set_access_cookies(response, tokens["access_token"], max_age=hours * 3600)
-            return response
+            return start_browser_session(user, request.args.get("next"))
     return render_template("auth/login.html", error=error, ask_card_code=ask_card_code), status
+
+
+def start_browser_session(user: User, next_path: str | None):
+    """Signed in: the HttpOnly session cookie, and on to where the person was going."""
+    hours = current_app.config["WEB_SESSION_HOURS"]
+    tokens = auth_services.issue_tokens(user, access_expires=timedelta(hours=hours))
+    response = redirect(_safe_next(next_path))
+    set_access_cookies(response, tokens["access_token"], max_age=hours * 3600)
+    return response
 
 
 @bp.post("/logout")

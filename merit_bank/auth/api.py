@@ -6,9 +6,11 @@ from flask_jwt_extended import get_jwt, jwt_required
 from flask_smorest import Blueprint
 
 from ..schemas import page_of
-from . import services
+from . import activation, services
 from .schemas import (
     AccessTokenSchema,
+    ActivateSchema,
+    ActivationCodeSchema,
     LoginSchema,
     LogoutSchema,
     MeSchema,
@@ -52,6 +54,24 @@ def logout(data):
     services.revoke(get_jwt())
     if data and data.get("refresh_token"):
         services.revoke_encoded(data["refresh_token"], current_user())
+
+
+@blp.route("/auth/activate", methods=["POST"])
+@blp.arguments(ActivateSchema)
+@blp.response(200, TokenPairSchema)
+def activate(data):
+    """A villager on the roster sets a PIN and signs in, with the card code, ID number's end or a code."""
+    proof = {k: data[k] for k in ("card_code", "id_last6", "activation_code") if data.get(k)}
+    user = activation.activate(data["phone"], data["pin"], proof, client_address())
+    return {**services.issue_tokens(user), "user": user}
+
+
+@blp.route("/households/<int:household_id>/members/<int:member_id>/activation-code", methods=["POST"])
+@jwt_required()
+@blp.response(201, ActivationCodeSchema)
+def issue_activation_code(household_id, member_id):
+    """A one-time code to print for a member without a card (clerks, admins); shown this once only."""
+    return activation.issue_code(current_user(), household_id, member_id)
 
 
 @blp.route("/auth/logout-all", methods=["POST"])

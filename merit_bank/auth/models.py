@@ -78,3 +78,20 @@ class LoginFailure(db.Model):
     username: Mapped[str] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(45), default="", server_default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ActivationCode(db.Model):
+    """A one-time code a clerk hands a villager on paper, to activate (or reset) their login.
+
+    Only a hash is kept: the code is shown once, when it is made.
+    """
+
+    __tablename__ = "activation_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from ..schemas import Id, PageArgs, StrictSchema, Text
 from .models import COUNCILS, ROLES
@@ -68,3 +69,25 @@ class UserPageSchema(StrictSchema):
     items = fields.List(fields.Nested(MeSchema))
     total = fields.Integer()
     page = fields.Integer()
+
+
+class ActivateSchema(StrictSchema):
+    """A villager's first sign-in: the roster's phone number, a new PIN and one proof."""
+
+    phone = Text(20, 5, required=True)
+    pin = Text(128, 6, required=True, load_only=True)
+    card_code = Text(12, 1)
+    id_last6 = Text(6, 6)
+    activation_code = Text(16, 1)
+
+    @validates_schema
+    def _one_proof(self, data, **_kwargs) -> None:
+        given = [name for name in ("card_code", "id_last6", "activation_code") if data.get(name)]
+        if len(given) != 1:
+            message = _l("Give one proof: the card code, the ID number's last six, or an activation code.")
+            raise ValidationError(message, "card_code")
+
+
+class ActivationCodeSchema(StrictSchema):
+    code = fields.String()
+    expires_at = fields.DateTime()

@@ -169,7 +169,7 @@ def load_active_user(user_id: Any) -> User | None:
 # --- user accounts -----------------------------------------------------------------------------
 
 
-def _check_password_policy(role: str, password: str) -> None:
+def check_password_policy(role: str, password: str) -> None:
     if role == "villager":
         if not (password.isdigit() and len(password) >= 6):
             raise ValidationFailed(errors={"password": [_l("A villager's PIN is at least 6 digits.")]})
@@ -226,7 +226,7 @@ def create_user(actor: User, data: dict[str, Any]) -> User:
         raise ValidationFailed(errors={"councils": [_l("A clerk reviews for at least one council.")]})
     if role == "shopkeeper":
         _check_shop(village_id, data["shop_id"])
-    _check_password_policy(role, data["password"])
+    check_password_policy(role, data["password"])
     password_hash = hash_password(data["password"])
     with transaction():
         if db.session.scalar(select(User.id).where(User.username == data["username"])) is not None:
@@ -313,7 +313,7 @@ def update_user(actor: User, user_id: int, data: dict[str, Any]) -> User:
     if user.id == actor.id and data.get("active") is False:
         raise DomainError("cannot-deactivate-self", _l("You cannot deactivate your own login."))
     if "password" in data:
-        _check_password_policy(user.role, data["password"])
+        check_password_policy(user.role, data["password"])
         # Hashed before the transaction, so no writer waits for Argon2.
         data = {**data, "password_hash": hash_password(data["password"])}
     with transaction():
@@ -343,7 +343,7 @@ def reset_password(username: str, password: str) -> None:
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound("not-found", _l("No such user."))
-    _check_password_policy(user.role, password)
+    check_password_policy(user.role, password)
     password_hash = hash_password(password)
     with transaction():
         user = db.session.scalar(select(User).where(User.username == username))
@@ -355,7 +355,7 @@ def reset_password(username: str, password: str) -> None:
 
 def create_admin(username: str, password: str) -> User:
     """The first deployment-wide admin, made from the command line."""
-    _check_password_policy("admin", password)
+    check_password_policy("admin", password)
     password_hash = hash_password(password)
     with transaction():
         if db.session.scalar(select(User.id).where(User.username == username)) is not None:

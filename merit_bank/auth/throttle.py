@@ -68,8 +68,14 @@ def _too_many(detail, retry_after: timedelta, **extra) -> DomainError:
     )
 
 
-def reserve(username: str, address: str, *, with_second_proof: bool) -> Reservation:
-    """Refuse with 429 when a bound is reached, else count this attempt; call inside a write transaction."""
+def reserve(
+    username: str, address: str, *, with_second_proof: bool, second_proof_allowed: bool = True
+) -> Reservation:
+    """Refuse with 429 when a bound is reached, else count this attempt; call inside a write transaction.
+
+    Activation already is a proof, so past its day's bound there is no second one: `second_proof_allowed`
+    False makes that bound hard (a clerk's activation code then waits for the next day too).
+    """
     config = current_app.config
     _lock(username, address)
     now = utcnow()
@@ -99,6 +105,11 @@ def reserve(username: str, address: str, *, with_second_proof: bool) -> Reservat
             _oldest_age_out(by_pair, window, now),
         )
     needs_second_proof = account_count >= config["LOGIN_ACCOUNT_MAX_PER_DAY"]
+    if needs_second_proof and not second_proof_allowed:
+        raise _too_many(
+            _l("Too many failed attempts for this phone number today; try again tomorrow."),
+            _oldest_age_out(by_account, DAY, now),
+        )
     if needs_second_proof and not with_second_proof:
         raise _too_many(
             _l(
