@@ -65,6 +65,9 @@ class Config:
         self.JWT_REFRESH_COOKIE_NAME = "mb_refresh"
         # The HTML session lives as long as the refresh token; the cookie is refreshed on use.
         self.WEB_SESSION_HOURS = int(env.get("WEB_SESSION_HOURS", "12"))
+        # A villager's session on their own phone lasts months and slides with use (auth/sessions.py).
+        self.VILLAGER_SESSION_DAYS = int(env.get("VILLAGER_SESSION_DAYS", "90"))
+        self.VILLAGER_SESSION_RENEW_SECONDS = int(env.get("VILLAGER_SESSION_RENEW_SECONDS", str(24 * 3600)))
 
         # The Flask session holds the CSRF secret of the HTML forms.
         self.SESSION_COOKIE_HTTPONLY = True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,9 +13,11 @@ from flask_jwt_extended import decode_token, set_access_cookies, unset_jwt_cooki
 from marshmallow import ValidationError
 
 from .auth import services as auth_services
+from .auth import sessions
 from .auth.models import COUNCILS, ROLES, User
 from .auth.schemas import UserCreateSchema
 from .auth.throttle import client_address
+from .database import utcnow
 from .errors import DomainError, Forbidden
 from .extensions import csrf, db
 from .form_errors import form_errors
@@ -53,7 +54,10 @@ def page_user() -> User | None:
         return None
     if payload.get("type") != "access" or not auth_services.token_is_current(payload):
         return None
-    return auth_services.load_active_user(payload["sub"])
+    user = auth_services.load_active_user(payload["sub"])
+    if user is not None:
+        g.session_payload = payload
+    return user
 
 
 def login_required(*roles: str) -> Callable:
@@ -111,10 +115,33 @@ def login():
 
 def start_browser_session(user: User, next_path: str | None):
     """Signed in: the HttpOnly session cookie, and on to where the person was going."""
-    hours = current_app.config["WEB_SESSION_HOURS"]
-    tokens = auth_services.issue_tokens(user, access_expires=timedelta(hours=hours))
     response = redirect(_safe_next(next_path))
-    set_access_cookies(response, tokens["access_token"], max_age=hours * 3600)
+    _set_session_cookie(response, user)
+    return response
+
+
+def _set_session_cookie(response, user: User) -> None:
+    lifetime = sessions.lifetime(user)
+    tokens = auth_services.issue_tokens(user, access_expires=lifetime)
+    set_access_cookies(response, tokens["access_token"], max_age=int(lifetime.total_seconds()))
+
+
+@bp.after_app_request
+def _renew_sliding_session(response):
+    """A villager's long session is renewed while it is used, so it ends only after months of disuse."""
+    user, payload = g.get("user"), g.get("session_payload")
+    if user is not None and payload is not None and sessions.due_for_renewal(user, payload, utcnow()):
+        _set_session_cookie(response, user)
+    return response
+
+
+@bp.post("/logout-all")
+@login_required()
+def logout_all():
+    """ "Log out on every device": every session and token of this person ends, this one too."""
+    auth_services.end_every_token(g.user)
+    response = redirect(url_for("web.login"))
+    unset_jwt_cookies(response)
     return response
 
 
@@ -148,7 +175,8 @@ def home():
     if user.role == "villager":
         household = household_services.get_household(user, user.household_id or -1)
         row = household_services.with_balances([household])[0]
-        return render_template("home/villager.html", row=row)
+        session_ends = sessions.expires_at(g.session_payload) if g.get("session_payload") else None
+        return render_template("home/villager.html", row=row, session_ends=session_ends)
     return render_template("home/staff.html")
 
 

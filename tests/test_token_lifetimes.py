@@ -95,3 +95,52 @@ def test_a_pin_reset_ends_the_villagers_browser_session(app, client):
     reset = client.patch(f"/api/v1/users/{villager}", headers=auth(app, chief), json={"password": "864200"})
     assert reset.status_code == 200
     assert browser.get("/").status_code == 302
+
+
+def _cookie_max_age(response) -> int:
+    header = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("mb_access="))
+    return int(header.split("Max-Age=")[1].split(";")[0])
+
+
+def test_a_villagers_phone_stays_logged_in_for_months_while_staff_sessions_stay_short(app, client):
+    from tests.factories import make_household, make_villager
+
+    village = make_village(app)
+    make_user(app, "clerk", village, username="wenshu")
+    make_villager(app, make_household(app, village), username="13700000002")
+    villager = page_login(app.test_client(), "13700000002", "135790")
+    staff = page_login(app.test_client(), "wenshu", PASSWORD)
+    assert _cookie_max_age(villager) == 90 * 24 * 3600
+    assert _cookie_max_age(staff) == 12 * 3600
+
+
+def test_a_villagers_session_is_renewed_as_it_is_used_and_listed_on_the_home_page(app):
+    from tests.factories import make_household, make_villager
+
+    village = make_village(app)
+    make_villager(app, make_household(app, village), username="13700000003")
+    browser = app.test_client()
+    page_login(browser, "13700000003", "135790")
+    quiet = browser.get("/")
+    assert not any(h.startswith("mb_access=") for h in quiet.headers.getlist("Set-Cookie"))
+    assert "这台手机已登录" in quiet.get_data(as_text=True)
+    app.config["VILLAGER_SESSION_RENEW_SECONDS"] = 0  # as if a day of use had passed
+    renewed = browser.get("/")
+    assert _cookie_max_age(renewed) == 90 * 24 * 3600
+    assert browser.get("/").status_code == 200
+
+
+def test_log_out_on_every_device_from_the_home_page_ends_this_and_every_other_session(app, client):
+    from tests.factories import csrf_token, make_household, make_villager
+
+    village = make_village(app)
+    make_villager(app, make_household(app, village), username="13700000004")
+    phone, tablet = app.test_client(), app.test_client()
+    page_login(phone, "13700000004", "135790")
+    page_login(tablet, "13700000004", "135790")
+    api = _login(client, "13700000004", "135790")
+    out = phone.post("/logout-all", data={"csrf_token": csrf_token(phone, "/")})
+    assert out.status_code == 302
+    assert phone.get("/").status_code == 302
+    assert tablet.get("/").status_code == 302
+    assert _works(client, api) == (False, False)
