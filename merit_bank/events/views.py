@@ -281,7 +281,21 @@ def landing(token: str):
         return _refusal_page(exc, token)
     user = page_user()
     if user is None:
-        response = redirect(url_for("web.login", next=url_for("events.landing", token=token)))
+        # The event first, then the phone number and PIN: a villager sees what they are signing in for.
+        here = url_for("events.landing", token=token)
+        response = current_app.make_response(
+            render_template(
+                "events/landing.html",
+                event=event,
+                rule=services.rule_of(event),
+                token=token,
+                refused=None,
+                checkin=None,
+                logged_out=True,
+                login_action=url_for("web.login", next=here),
+                activate_url=url_for("auth_pages.activate", next=here),
+            )
+        )
         _set_ticket(response, token, seen_at)
         return response
     g.user = user

@@ -60,10 +60,12 @@ def test_a_logged_out_villager_opens_the_code_logs_in_and_checks_in_with_one_tap
     assert url.startswith(live_server.url.upper())
 
     page.goto(url)
-    assert "/login" in page.url
+    # Logged out, the phone shows the event first and asks for the phone number and PIN beneath it.
+    assert "河道清理" in page.text_content("main")
+    page.wait_for_selector("[data-testid=login-to-check-in]")
     page.fill("#username", _username(live_server.app, world.villagers[0]))
     page.fill("#password", PIN)
-    page.click("button[type=submit]")
+    page.click("[data-testid=login-to-check-in] button[type=submit]")
     page.wait_for_selector("[data-testid=checkin]")
     assert "河道清理" in page.text_content("main")
 
