@@ -188,3 +188,48 @@ def test_the_activation_page_signs_a_villager_in_and_explains_a_mistake_in_chine
     assert done.status_code == 302
     assert "王建国" in browser.get("/").get_data(as_text=True)
     assert "/activate" in browser.get("/login").get_data(as_text=True)
+
+
+def test_the_clerks_page_counts_activations_per_group_and_prints_a_code_shown_once(app):
+    village = make_village(app)
+    make_user(app, "clerk", village, username="wenshu")
+    first = _household(app, village, group="一组")
+    _household(app, village, phone="13912340002", group="二组")
+    make_villager(app, first, username=PHONE)
+    browser = app.test_client()
+    from tests.factories import PASSWORD, page_login
+
+    page_login(browser, "wenshu", PASSWORD)
+    html = browser.get("/admin/activation").get_data(as_text=True)
+    counts = html.split('data-testid="group-counts"')[1].split("</table>")[0]
+    assert "<td>一组</td><td>1</td><td>1</td><td>1</td>" in counts
+    assert "<td>二组</td><td>1</td><td>1</td><td>0</td>" in counts
+    second = next(m for m in _members(app, village) if m["phone"] == "13912340002")
+    printed = browser.post(
+        "/admin/activation",
+        data={
+            "csrf_token": csrf_token(browser, "/admin/activation"),
+            "household_id": second["household_id"],
+            "member_id": second["id"],
+        },
+    )
+    assert printed.status_code == 200
+    shown = printed.get_data(as_text=True)
+    code = shown.split('data-testid="issued-code"')[1].split('class="balance">')[1].split("<")[0]
+    assert len(code) == 8
+    assert code not in browser.get("/admin/activation").get_data(as_text=True)
+    client = app.test_client()
+    assert _activate(client, phone="13912340002", pin="246810", activation_code=code).status_code == 200
+
+
+def _members(app, village):
+    from merit_bank.extensions import db
+    from merit_bank.households.models import Household, Member
+
+    with app.app_context():
+        rows = db.session.execute(
+            db.select(Member.id, Member.phone, Member.household_id)
+            .join(Household)
+            .where(Household.village_id == village)
+        ).all()
+        return [{"id": r[0], "phone": r[1], "household_id": r[2]} for r in rows]

@@ -38,6 +38,8 @@ _CODE_LENGTH = 8
 class IssuedCode:
     code: str
     expires_at: datetime
+    name: str = ""
+    phone: str = ""
 
 
 def _throttle_key(phone: str) -> str:
@@ -52,6 +54,11 @@ def _code_hash(code: str) -> str:
 
 def _normal(text: str | None) -> str:
     return (text or "").strip().upper().replace(" ", "")
+
+
+def may_hand_out_codes(actor: User) -> bool:
+    """Clerks and admins print activation codes (for their village; issue_code checks which)."""
+    return actor.role in ("admin", "clerk")
 
 
 def issue_code(actor: User, household_id: int, member_id: int) -> IssuedCode:
@@ -83,7 +90,7 @@ def issue_code(actor: User, household_id: int, member_id: int) -> IssuedCode:
                 member_id=member.id, code_hash=_code_hash(code), expires_at=expires_at, created_by=actor.id
             )
         )
-    return IssuedCode(code=code, expires_at=expires_at)
+    return IssuedCode(code=code, expires_at=expires_at, name=member.name, phone=member.phone)
 
 
 def _proof_holds(member: Any, household: Any, proof: dict[str, str], now: datetime) -> ActivationCode | bool:
@@ -185,3 +192,54 @@ def _already_activated() -> DomainError:
     return DomainError(
         "already-activated", _l("This member has a login already; log in with it."), status=409
     )
+
+
+@dataclass(frozen=True)
+class MemberStatus:
+    member_id: int
+    name: str
+    phone: str | None
+    household_id: int
+    household_code: str
+    group: str
+    activated: bool
+
+
+@dataclass
+class GroupCount:
+    group: str
+    members: int = 0
+    with_phone: int = 0
+    activated: int = 0
+
+
+def overview(actor: User, q: str | None = None) -> tuple[list[GroupCount], list[MemberStatus]]:
+    """Who has activated, per village group (counts) and per member (rows matching `q`), in scope."""
+    from ..households import services as households
+    from ..households.models import Household, Member
+    from ..villages.models import VillageGroup
+
+    visible = households.visible_households(actor).with_only_columns(Household.id).scalar_subquery()
+    rows = db.session.execute(
+        select(Member, Household.code, VillageGroup.name, User.id)
+        .join(Household, Household.id == Member.household_id)
+        .outerjoin(VillageGroup, VillageGroup.id == Household.group_id)
+        .outerjoin(User, User.member_id == Member.id)
+        .where(Household.id.in_(visible), Household.active.is_(True))
+        .order_by(VillageGroup.name, Household.code, Member.id)
+    ).all()
+    counts: dict[str, GroupCount] = {}
+    members: list[MemberStatus] = []
+    needle = (q or "").strip()
+    for member, code, group, user_id in rows:
+        group_name = group or ""
+        count = counts.setdefault(group_name, GroupCount(group_name))
+        count.members += 1
+        count.with_phone += 1 if member.phone else 0
+        count.activated += 1 if user_id is not None else 0
+        status = MemberStatus(
+            member.id, member.name, member.phone, member.household_id, code, group_name, user_id is not None
+        )
+        if not needle or needle in member.name or needle == (member.phone or "") or needle.upper() == code:
+            members.append(status)
+    return list(counts.values()), members
