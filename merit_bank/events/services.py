@@ -586,6 +586,8 @@ def _check_out(event_id: int, checkin_id: int, actor: User) -> Checkin:
     )
     if checkin is None:
         raise NotFound("not-found", _("No such check-in."))
+    # The check-out decides the hours, so a clerk's check-out of his own household is an award like a scan.
+    policy.ensure_can_check_in(actor, checkin.household_id)
     if checkin.checked_out_at is not None:
         return checkin
     rule = _get_rule(event.rule_id)

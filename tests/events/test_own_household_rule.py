@@ -130,6 +130,24 @@ def test_a_synced_scan_of_ones_own_household_is_refused_alone_and_the_rest_of_th
     assert balance(client, world, own) == 5
 
 
+def test_a_clerk_cannot_check_out_his_own_household_and_so_set_its_hours_but_another_clerk_can(
+    client, world, clock
+):
+    relative = _linked(world.app, world, "clerk")
+    event = make_event(client, world, "hourly")
+    token = token_for(world.app, event["id"])
+    checked_in = client.post("/api/v1/checkins", json={"token": token}, headers=world.h(world.villagers[0]))
+    assert checked_in.status_code == 201
+    clock.advance(minutes=100)
+    url = f"/api/v1/events/{event['id']}/checkins/{checked_in.get_json()['id']}/checkout"
+    refused = client.post(url, headers=world.h(relative))
+    assert refused.status_code == 403 and refused.get_json()["type"] == "own-household"
+    assert balance(client, world, world.households[0]) == 0
+    allowed = client.post(url, headers=world.h(world.clerk))
+    assert allowed.status_code == 200 and allowed.get_json()["points"] == 20
+    assert balance(client, world, world.households[0]) == 20
+
+
 def test_the_villagers_own_check_in_with_the_event_code_is_still_allowed(client, world):
     _linked(world.app, world, "clerk")
     event = make_event(client, world)
