@@ -12,8 +12,8 @@ from flask_babel import gettext as _
 from flask_jwt_extended import decode_token, set_access_cookies, unset_jwt_cookies
 from marshmallow import ValidationError
 
+from .auth import policy, sessions
 from .auth import services as auth_services
-from .auth import sessions
 from .auth.models import COUNCILS, ROLES, User
 from .auth.schemas import UserCreateSchema
 from .auth.throttle import client_address
@@ -60,8 +60,11 @@ def page_user() -> User | None:
     return user
 
 
-def login_required(*roles: str) -> Callable:
-    """Pages for logged-in people; others are sent to the login page and brought back after."""
+def login_required(allowed: Callable[[User], bool] | None = None) -> Callable:
+    """Pages for logged-in people; others are sent to the login page and brought back after.
+
+    `allowed` is a predicate of a domain's policy (who the page is for); without it, anyone logged in.
+    """
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
@@ -69,7 +72,7 @@ def login_required(*roles: str) -> Callable:
             user = page_user()
             if user is None:
                 return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
-            if roles and user.role not in roles:
+            if allowed is not None and not allowed(user):
                 raise Forbidden("forbidden", _("This page is not for your role."))
             g.user = user
             return view(*args, **kwargs)
@@ -172,7 +175,7 @@ def set_language(code: str):
 @login_required()
 def home():
     user: User = g.user
-    if user.role == "villager":
+    if policy.is_villager(user):
         household = household_services.get_household(user, user.household_id or -1)
         row = household_services.with_balances([household])[0]
         session_ends = sessions.expires_at(g.session_payload) if g.get("session_payload") else None
@@ -199,7 +202,7 @@ def form_int(value: str | None) -> int | str | None:
 
 
 @bp.route("/admin/villages", methods=["GET", "POST"])
-@login_required("admin")
+@login_required(policy.can_manage_villages)
 def admin_villages():
     errors: dict[str, Any] = {}
     if request.method == "POST":
@@ -217,7 +220,7 @@ def admin_villages():
 
 
 @bp.route("/admin/households", methods=["GET", "POST"])
-@login_required("admin", "clerk")
+@login_required(policy.can_keep_households)
 def admin_households():
     errors: dict[str, Any] = {}
     villages = db.session.scalars(village_services.list_villages(g.user)).all()
@@ -263,7 +266,7 @@ def admin_households():
 
 
 @bp.route("/admin/users", methods=["GET", "POST"])
-@login_required("admin")
+@login_required(policy.can_manage_users)
 def admin_users():
     errors: dict[str, Any] = {}
     if request.method == "POST":
@@ -303,6 +306,18 @@ def _template_globals() -> dict[str, Any]:
         # Babel calls Simplified Chinese zh_Hans_CN (also the catalog's folder): pages test startswith("zh").
         "current_locale": str(get_locale()),
         "current_user": g.get("user"),
+        # What the menu and the home tiles offer, asked of the policy (templates compare no roles).
+        "may": _menu_permissions(g.get("user")),
         "extra_nav": lambda user: [item for provider in nav_providers for item in provider(user)],
         "villager_sections": lambda household: villager_home_sections,
+    }
+
+
+def _menu_permissions(user: User | None) -> dict[str, bool]:
+    if user is None:
+        return {}
+    return {
+        "manage_villages": policy.can_manage_villages(user),
+        "manage_users": policy.can_manage_users(user),
+        "keep_households": policy.can_keep_households(user),
     }

@@ -26,7 +26,7 @@ from ..errors import DomainError, NotFound
 from ..extensions import db
 from . import throttle
 from .models import ActivationCode, User
-from .scope import ensure_manages_village
+from .policy import ensure_manages_village
 from .services import check_password_policy, hash_password
 
 # The household card's alphabet: no 0/O, 1/I/L, so a code read off paper is typed right the first time.
@@ -54,11 +54,6 @@ def _code_hash(code: str) -> str:
 
 def _normal(text: str | None) -> str:
     return (text or "").strip().upper().replace(" ", "")
-
-
-def may_hand_out_codes(actor: User) -> bool:
-    """Clerks and admins print activation codes (for their village; issue_code checks which)."""
-    return actor.role in ("admin", "clerk")
 
 
 def issue_code(actor: User, household_id: int, member_id: int) -> IssuedCode:

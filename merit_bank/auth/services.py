@@ -17,9 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from ..database import transaction, utcnow
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
-from . import throttle
+from . import policy, throttle
 from .models import COUNCILS, ROLES, RevokedToken, User
-from .scope import ensure_village, is_deployment_admin, require_role, visible_village_ids
+from .policy import ensure_village, is_deployment_admin, require_role, visible_village_ids
 
 
 def _hasher() -> PasswordHasher:
@@ -287,14 +287,9 @@ def _check_shop(village_id: int | None, shop_id: int) -> None:
 
 def get_user(actor: User, user_id: int) -> User:
     user = db.session.get(User, user_id)
-    if user is None or actor.role != "admin" or (actor.id != user.id and not _sees_user(actor, user)):
+    if user is None or not policy.sees_user(actor, user):
         raise NotFound("not-found", _l("No such user."))
     return user
-
-
-def _sees_user(actor: User, user: User) -> bool:
-    ids = visible_village_ids(actor)
-    return ids is None or (user.village_id is not None and user.village_id in ids)
 
 
 def list_users(actor: User, village_id: int | None = None):

@@ -14,16 +14,17 @@ from typing import Any
 from flask import current_app
 
 from .models import User
+from .policy import is_villager
 
 
 def lifetime(user: User) -> timedelta:
-    if user.role == "villager":
+    if is_villager(user):
         return timedelta(days=current_app.config["VILLAGER_SESSION_DAYS"])
     return timedelta(hours=current_app.config["WEB_SESSION_HOURS"])
 
 
 def is_sliding(user: User) -> bool:
-    return user.role == "villager"
+    return is_villager(user)
 
 
 def due_for_renewal(user: User, payload: dict[str, Any], now: datetime) -> bool:

@@ -13,7 +13,7 @@ from .. import web
 from ..errors import DomainError, ValidationFailed
 from ..form_errors import form_errors
 from ..inputs import parse_id, strip_control
-from . import activation
+from . import activation, policy
 from .schemas import ActivateSchema
 from .throttle import client_address
 
@@ -21,7 +21,7 @@ bp = Blueprint("auth_pages", __name__)
 
 
 def _nav(user) -> list[dict[str, str]]:
-    if not activation.may_hand_out_codes(user):
+    if not policy.can_hand_out_activation_codes(user):
         return []
     return [{"url": url_for("auth_pages.activation_overview"), "label": str(_l("Villagers' logins"))}]
 
@@ -57,7 +57,7 @@ def activate():
 
 
 @bp.route("/admin/activation", methods=["GET", "POST"])
-@web.login_required("admin", "clerk")
+@web.login_required(policy.can_hand_out_activation_codes)
 def activation_overview():
     """Who has activated, per group; and a one-time code to print for a member without a card."""
     errors: dict[str, Any] = {}

@@ -9,10 +9,10 @@ from flask_babel import lazy_gettext as _
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 
-from ..auth.scope import current_user, require_role, visible_village_ids
+from ..auth.scope import current_user, visible_village_ids
 from ..errors import ValidationFailed
 from ..schemas import page_of
-from . import photos, services
+from . import photos, policy, services
 from .schemas import (
     ClaimApproveSchema,
     ClaimBatchResultsSchema,
@@ -100,7 +100,7 @@ def batch_review(data):
 def post_due():
     """Post every claim in scope whose public notice ended unopposed (also the `post-due` CLI, for cron)."""
     user = current_user()
-    require_role(user, "admin", "clerk")
+    policy.ensure_can_post_due(user)
     return services.post_due(village_ids=visible_village_ids(user))
 
 

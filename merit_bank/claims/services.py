@@ -16,11 +16,10 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Select, false, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
-from ..auth.scope import is_deployment_admin, require_role, visible_village_ids
 from ..database import is_sqlite, transaction, utcnow
 from ..errors import DomainError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
@@ -31,8 +30,8 @@ from ..ledger import services as ledger
 from ..rules import services as rule_services
 from ..rules.models import RuleVersion
 from ..villages.models import Village
-from . import photos
-from .models import REVIEWABLE, Claim, ClaimAction, Objection
+from . import photos, policy
+from .models import Claim, ClaimAction, Objection
 
 MAX_QUANTITY = 1000
 MAX_BATCH = 200
@@ -73,16 +72,7 @@ def get_claim(claim_id: int) -> Claim:
 
 
 def _scope(query: Select, actor: User) -> Select:
-    if actor.role == "villager":
-        return query.where(Claim.household_id == (actor.household_id or -1))
-    if actor.role == "clerk":
-        return query.where(
-            Claim.village_id == (actor.village_id or -1), Claim.council.in_(actor.councils or [])
-        )
-    if actor.role == "admin":
-        ids = visible_village_ids(actor)
-        return query if ids is None else query.where(Claim.village_id.in_(ids))
-    return query.where(false())
+    return query.where(policy.visible_condition(actor))
 
 
 def visible_claims(actor: User) -> Select:
@@ -255,7 +245,7 @@ def create_claim(actor: User, data: dict[str, Any], photo: IO[bytes] | None = No
     A claim filed by a person always waits for review, whatever the rule says: only a check-in (where the
     attendance itself is the evidence) may post without review.
     """
-    require_role(actor, "villager", "clerk", "admin")
+    policy.ensure_can_file(actor)
     household = household_services.get_household(actor, data["household_id"])
     rule = rule_services.rule_for_actor(actor, data["rule_id"])
     today = local_today()
@@ -265,10 +255,7 @@ def create_claim(actor: User, data: dict[str, Any], photo: IO[bytes] | None = No
     if day < today - timedelta(days=MAX_CLAIM_AGE_DAYS):
         raise ValidationFailed(errors={"occurred_on": [_("More than a year ago.")]})
     rule_services.ensure_usable(rule, household.village_id, day)
-    if actor.role == "villager" and rule.points < 0:
-        raise Forbidden("deduction-by-council", _("Deductions are recorded by the council, not claimed."))
-    if actor.role == "clerk" and rule.council not in (actor.councils or []):
-        raise Forbidden("not-your-council", _("This rule belongs to a council you do not serve on."))
+    policy.ensure_may_claim_rule(actor, rule.points, rule.council)
     member_id = data.get("member_id")
     if member_id is not None and member_id not in {m.id for m in household.members}:
         raise ValidationFailed(errors={"member_id": [_("Not a member of this household.")]})
@@ -298,7 +285,7 @@ def create_claim(actor: User, data: dict[str, Any], photo: IO[bytes] | None = No
                 note=note,
                 occurred_on=day,
                 status="pending",
-                source="villager" if actor.role == "villager" else "clerk",
+                source=policy.claim_source(actor),
                 created_by_id=actor.id,
                 photo_name=photo_name,
                 photo_type=photo_type,
@@ -403,20 +390,8 @@ def _lock_claim(claim_id: int) -> Claim:
     return claim
 
 
-def _ensure_reviewer(actor: User, claim: Claim) -> None:
-    """A reviewer is an admin or a clerk of the claim's council, never for their own household or claim."""
-    if actor.role not in ("admin", "clerk"):
-        raise Forbidden(
-            "not-a-reviewer", _("Only an administrator or a clerk of the council reviews claims.")
-        )
-    if actor.household_id is not None and actor.household_id == claim.household_id:
-        raise Forbidden("own-household", _("Nobody reviews a claim of their own household."))
-    if claim.created_by_id == actor.id:
-        raise Forbidden("own-claim", _("The person who filed a claim does not review it."))
-
-
 def _ensure_reviewable(claim: Claim) -> None:
-    if claim.status not in REVIEWABLE:
+    if not policy.is_reviewable(claim.status):
         raise DomainError(
             "invalid-state",
             _("This claim is %(status)s and can no longer be reviewed.", status=claim.status),
@@ -501,7 +476,7 @@ def approve_claim(actor: User, claim_id: int, comment: str = "", *, now: datetim
     claim_for_actor(actor, claim_id)
     with transaction():
         claim = _lock_claim(claim_id)
-        _ensure_reviewer(actor, claim)
+        policy.ensure_reviewer(actor, claim)
         _ensure_reviewable(claim)
         version = db.session.get_one(RuleVersion, claim.rule_version_id)
         now = now or utcnow()
@@ -541,7 +516,7 @@ def reject_claim(actor: User, claim_id: int, reason: str) -> Claim:
     claim_for_actor(actor, claim_id)
     with transaction():
         claim = _lock_claim(claim_id)
-        _ensure_reviewer(actor, claim)
+        policy.ensure_reviewer(actor, claim)
         _ensure_reviewable(claim)
         previous = claim.status
         claim.status = "rejected"
@@ -591,7 +566,7 @@ def object_to_claim(actor: User, claim_id: int, reason: str, *, now: datetime | 
         raise ValidationFailed(errors={"reason": [_("At most 500 characters.")]})
     with transaction():
         claim = _lock_claim(claim_id)
-        in_village = is_deployment_admin(actor) or actor.village_id == claim.village_id
+        in_village = policy.objects_in_village(actor, claim.village_id)
         may_see = db.session.scalar(visible_claims(actor).where(Claim.id == claim_id)) is not None
         # A claim that has been under notice was public to the village; any other claim is only known
         # to those who may see it.
@@ -696,11 +671,11 @@ def notice_board(village_code: str, *, now: datetime | None = None) -> tuple[Vil
 def attach_photo(actor: User, claim_id: int, stream: IO[bytes]) -> Claim:
     """Add or replace the evidence photo of a claim still under review; only its creator or its reviewers."""
     claim = claim_for_actor(actor, claim_id)
-    if actor.id != claim.created_by_id and actor.role not in ("admin", "clerk"):
+    if not policy.can_attach_photo(actor, claim):
         raise Forbidden(
             "not-your-claim", _("Only the person who filed the claim or a reviewer adds its photo.")
         )
-    if claim.status not in ("pending", "approved", "disputed"):
+    if not policy.is_reviewable(claim.status):
         raise DomainError(
             "invalid-state", _("This claim is %(status)s and can no longer be reviewed.", status=claim.status)
         )

@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 
 from .. import web
-from ..auth.models import COUNCILS, User
+from ..auth.models import User
 from ..errors import DomainError
 from ..extensions import db
 from ..households import services as household_services
@@ -21,13 +21,11 @@ from ..ledger import services as ledger
 from ..rules import services as rule_services
 from ..rules.models import Rule
 from ..villages.models import Village
-from . import photos, services
+from . import photos, policy, services
 from .models import REVIEWABLE, STATUSES, Claim
 from .schemas import ClaimCreateSchema
 
 bp = Blueprint("claims", __name__)
-
-STAFF = ("admin", "clerk")
 
 STATUS_LABELS = {
     "pending": _l("Waiting for review"),
@@ -61,12 +59,12 @@ KIND_LABELS = {
 
 def _nav(user: User) -> list[dict[str, str]]:
     items = []
-    if user.role == "villager":
+    if policy.files_for_own_household(user):
         items = [
             {"url": url_for("claims.new_claim"), "label": _("Claim points")},
             {"url": url_for("claims.my_claims"), "label": _("My claims")},
         ]
-    elif user.role in STAFF:
+    elif policy.is_reviewer(user):
         items = [
             {"url": url_for("claims.review"), "label": _("Review claims")},
             {"url": url_for("claims.new_claim"), "label": _("File a claim")},
@@ -87,7 +85,7 @@ def _claims_globals() -> dict[str, Any]:
         waiting = db.session.scalar(
             select(func.count())
             .select_from(Claim)
-            .where(Claim.household_id == household.id, Claim.status.in_([*REVIEWABLE, "in_notice"]))
+            .where(Claim.household_id == household.id, Claim.status.in_(policy.WAITING))
         )
         return {
             "waiting": waiting or 0,
@@ -97,6 +95,8 @@ def _claims_globals() -> dict[str, Any]:
     return {
         "claims_home": claims_home,
         "claim_status_label": lambda code: str(STATUS_LABELS.get(code, code)),
+        # Not a permission, but the undecided statuses live in the policy, not in templates.
+        "claim_is_waiting": policy.is_waiting,
         "claim_action_label": lambda code: str(ACTION_LABELS.get(code, code)),
         "ledger_kind_label": lambda code: str(KIND_LABELS.get(code, code)),
     }
@@ -107,24 +107,22 @@ def _claims_globals() -> dict[str, Any]:
 
 def _claimable_rules(user: User, village_id: int | None) -> list[Rule]:
     query = rule_services.list_rules(
-        user, active=True, village_id=village_id, positive_only=user.role == "villager"
+        user, active=True, village_id=village_id, positive_only=not policy.claims_deductions(user)
     )
     rules = db.session.scalars(query).all()
     today = services.local_today()
-    if user.role == "clerk":
-        rules = [r for r in rules if r.council in (user.councils or [])]
-    return [r for r in rules if r.effective_on(today)]
+    return [r for r in rules if policy.may_claim_rule(user, r.points, r.council) and r.effective_on(today)]
 
 
 @bp.route("/claims/new", methods=["GET", "POST"])
-@web.login_required("villager", *STAFF)
+@web.login_required(policy.can_file)
 def new_claim():
     """申报积分: a villager for their own household; staff for a household found by its card code."""
     user: User = g.user
     errors: dict[str, Any] = {}
     form = request.form if request.method == "POST" else request.args
     household = None
-    if user.role == "villager":
+    if policy.files_for_own_household(user):
         household = household_services.get_household(user, user.household_id or -1)
     elif form.get("household_code"):
         try:
@@ -159,11 +157,12 @@ def new_claim():
         form=form,
         errors=errors,
         today=services.local_today().isoformat(),
+        finds_household_by_code=not policy.files_for_own_household(user),
     ), (422 if errors else 200)
 
 
 @bp.get("/claims/mine")
-@web.login_required("villager")
+@web.login_required(policy.files_for_own_household)
 def my_claims():
     """The villager's household's claims, newest first, each with its state in plain words."""
     user: User = g.user
@@ -182,8 +181,8 @@ def _claim_page(claim: Claim, errors: dict[str, Any] | None = None, status: int 
         row=row,
         history=services.claim_history(claim),
         objections=services.claim_objections(claim),
-        may_review=user.role in STAFF and claim.status in REVIEWABLE,
-        may_object=claim.status == "in_notice" and user.village_id == claim.village_id,
+        can_review=policy.can_review(user, claim),
+        may_object=policy.can_object(user, claim),
         errors=errors or {},
         filed=request.args.get("filed") == "1",
     ), status
@@ -197,7 +196,7 @@ def claim_page(claim_id: int):
 
 
 @bp.post("/claims/<int:claim_id>/approve")
-@web.login_required(*STAFF)
+@web.login_required(policy.is_reviewer)
 def approve(claim_id: int):
     try:
         services.approve_claim(g.user, claim_id, request.form.get("comment", "")[:500])
@@ -207,7 +206,7 @@ def approve(claim_id: int):
 
 
 @bp.post("/claims/<int:claim_id>/reject")
-@web.login_required(*STAFF)
+@web.login_required(policy.is_reviewer)
 def reject(claim_id: int):
     try:
         services.reject_claim(g.user, claim_id, request.form.get("reason", "")[:600])
@@ -240,7 +239,7 @@ def object_page(claim_id: int):
 def _public_row(claim_id: int) -> dict[str, Any] | None:
     claim = db.session.get(Claim, claim_id)
     user: User = g.user
-    if claim is None or claim.status != "in_notice" or claim.village_id != user.village_id:
+    if claim is None or not policy.can_object(user, claim):
         return None
     village = db.session.get_one(Village, claim.village_id)
     _village, rows = services.notice_board(village.code)
@@ -262,7 +261,7 @@ def photo(claim_id: int):
 
 
 @bp.route("/claims/review", methods=["GET", "POST"])
-@web.login_required(*STAFF)
+@web.login_required(policy.is_reviewer)
 def review():
     """The clerk's queue, filtered by council and status; tick many claims and decide them in one click."""
     user: User = g.user
@@ -276,15 +275,19 @@ def review():
             results = services.batch_review(user, ids, decision, text)
         except DomainError as exc:
             errors = web.form_errors(exc)
-    councils = [c for c in COUNCILS if user.role == "admin" or c in (user.councils or [])]
+    councils = policy.review_councils(user)
     council = request.args.get("council") if request.args.get("council") in councils else None
     status = request.args.get("status", "review")
     statuses: Any = list(REVIEWABLE) if status == "review" else status if status in STATUSES else None
     query = services.list_claims(user, status=statuses, council=council).limit(200)
-    rows = services.claim_details(list(db.session.scalars(query)))
+    claims = list(db.session.scalars(query))
+    rows = services.claim_details(claims)
+    for row in rows:
+        row["can_review"] = policy.can_review(user, row["claim"])
     return render_template(
         "claims/review.html",
         rows=rows,
+        can_post_due=policy.can_post_due(user),
         councils=councils,
         council=council,
         status=status,
@@ -296,7 +299,7 @@ def review():
 
 
 @bp.post("/claims/post-due")
-@web.login_required("admin")
+@web.login_required(policy.can_post_due)
 def post_due():
     """Run the post-due sweep now (cron normally does it)."""
     from ..auth.scope import visible_village_ids
@@ -315,7 +318,7 @@ def board(village_code: str):
     user = web.page_user()
     if user is not None:
         g.user = user  # the menu of a logged-in visitor; the page itself is the same for everyone
-    may_object = user is not None and user.village_id == village.id
+    may_object = user is not None and policy.objects_in_village(user, village.id)
     return render_template(
         "claims/board.html",
         village=village,

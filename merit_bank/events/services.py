@@ -26,7 +26,7 @@ from ..households import services as household_services
 from ..households.models import Household, Member
 from ..i18n import request_gettext as _
 from ..villages.models import Village
-from . import tokens
+from . import policy, tokens
 from .models import Checkin, Event, ScanLog
 
 # An event longer than this is a typo in a date, not a river clean-up.
@@ -75,8 +75,7 @@ def _checked_rule(actor: User, rule_id: int, village_id: int):
         raise ValidationFailed(errors={"rule_id": [_("This rule is retired.")]})
     if rule.points <= 0:
         raise ValidationFailed(errors={"rule_id": [_("An event needs a rule that gives points.")]})
-    if actor.role == "clerk" and rule.council not in (actor.councils or []):
-        raise Forbidden("forbidden", _("You are not a clerk of this rule's council."))
+    policy.ensure_may_use_rule(actor, rule.council)
     return rule
 
 
@@ -136,17 +135,13 @@ def get_event(actor: User, event_id: int) -> Event:
 
 def can_manage(actor: User, event: Event) -> bool:
     """The event's clerks: admins and clerks of its village."""
-    try:
-        ensure_manages_village(actor, event.village_id)
-    except (NotFound, Forbidden):
-        return False
-    return True
+    return policy.can_manage(actor, event)
 
 
 def managed_event(actor: User, event_id: int) -> Event:
     """An event the actor runs; others get 404 (villagers) or 403 (other staff of the village)."""
     event = get_event(actor, event_id)
-    ensure_manages_village(actor, event.village_id)
+    policy.ensure_manages(actor, event)
     return event
 
 
@@ -357,7 +352,7 @@ def _run(scan: Scan, judge: Callable[[], tuple[Household, Member, datetime]]) ->
 
 
 def _villager_member(actor: User) -> tuple[Household, Member]:
-    if actor.role != "villager" or actor.member_id is None:
+    if not policy.checks_in_self(actor) or actor.member_id is None:
         raise Forbidden("not-a-villager", _("Only villagers check in with the event code; staff scan cards."))
     member = db.session.get(Member, actor.member_id)
     if member is None:
@@ -453,6 +448,7 @@ def check_in_with_card(
     def judge() -> tuple[Household, Member, datetime]:
         household = _household_for_scan(event, card_token, household_code)
         scan.household_id = household.id
+        policy.ensure_can_check_in(actor, household.id)
         return household, _member_of(household, member_id), tokens.now()
 
     return _run(scan, judge)
@@ -526,6 +522,8 @@ def sync_batch(actor: User, event_id: int, scans: list[dict[str, Any]], *, devic
                 )
             household = _household_for_scan(event, card_token, household_code)
             scan.household_id = household.id
+            # Refused per scan, recorded like any other refused scan; the rest of the batch goes on.
+            policy.ensure_can_check_in(actor, household.id)
             return household, _member_of(household, member_id), scanned_at
 
         try:
@@ -588,6 +586,8 @@ def _check_out(event_id: int, checkin_id: int, actor: User) -> Checkin:
     )
     if checkin is None:
         raise NotFound("not-found", _("No such check-in."))
+    # The check-out decides the hours, so a clerk's check-out of his own household is an award like a scan.
+    policy.ensure_can_check_in(actor, checkin.household_id)
     if checkin.checked_out_at is not None:
         return checkin
     rule = _get_rule(event.rule_id)
@@ -700,7 +700,7 @@ def household_checkins(household_id: int, limit: int = 5) -> list[dict[str, Any]
 
 def my_checkin(actor: User, event: Event) -> Checkin | None:
     """The villager's own check-in at an event, if any."""
-    if actor.role != "villager" or actor.member_id is None:
+    if not policy.checks_in_self(actor) or actor.member_id is None:
         return None
     return _existing(event.id, actor.member_id)
 

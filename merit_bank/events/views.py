@@ -25,7 +25,7 @@ from ..inputs import parse_id, strip_control
 from ..labels import council_label
 from ..villages import services as village_services
 from ..web import login_required, nav_providers, page_user, villager_home_sections
-from . import services, tokens
+from . import policy, services, tokens
 from .models import Event
 from .schemas import EventCreateSchema
 
@@ -37,7 +37,7 @@ DEFAULT_GRACE_SECONDS = 600
 
 
 def _nav(user: User) -> list[dict[str, str]]:
-    if user.role not in ("admin", "clerk"):
+    if not policy.runs_events(user):
         return []
     return [
         {"url": url_for("events.event_list"), "label": str(_l("Events"))},
@@ -76,16 +76,14 @@ def _rules_for(user: User, village_id: int | None) -> list[Any]:
 
     query = rule_services.list_rules(user, active=True, village_id=village_id, positive_only=True)
     rules = list(db.session.scalars(query))
-    if user.role == "clerk":
-        rules = [r for r in rules if r.council in (user.councils or [])]
-    return rules
+    return [r for r in rules if policy.may_use_rule(user, r.council)]
 
 
 # --- clerk pages -------------------------------------------------------------------------------------
 
 
 @bp.route("/events", methods=["GET", "POST"])
-@login_required("admin", "clerk")
+@login_required(policy.runs_events)
 def event_list():
     user: User = g.user
     errors: dict[str, Any] = {}
@@ -130,7 +128,7 @@ def event_list():
 
 
 @bp.get("/events/<int:event_id>")
-@login_required("admin", "clerk")
+@login_required(policy.runs_events)
 def event_page(event_id: int):
     event = services.managed_event(g.user, event_id)
     rule = services.rule_of(event)
@@ -144,7 +142,7 @@ def event_page(event_id: int):
 
 
 @bp.get("/events/<int:event_id>/poster")
-@login_required("admin", "clerk")
+@login_required(policy.runs_events)
 def poster(event_id: int):
     event = services.managed_event(g.user, event_id)
     return render_template(
@@ -156,14 +154,14 @@ def poster(event_id: int):
 
 
 @bp.post("/events/<int:event_id>/checkins/<int:checkin_id>/checkout")
-@login_required("admin", "clerk")
+@login_required(policy.runs_events)
 def checkout(event_id: int, checkin_id: int):
     services.check_out(g.user, event_id, checkin_id)
     return redirect(url_for("events.event_page", event_id=event_id))
 
 
 @bp.get("/events/scan")
-@login_required("admin", "clerk")
+@login_required(policy.runs_events)
 def scan_choose():
     """Pick the event to scan cards for; with one event running, go straight to it."""
     events = list(db.session.scalars(services.list_events(g.user, current=True).limit(50)))
@@ -175,7 +173,7 @@ def scan_choose():
 
 
 @bp.get("/events/<int:event_id>/scan")
-@login_required("admin", "clerk")
+@login_required(policy.runs_events)
 def scan_page(event_id: int):
     event = services.managed_event(g.user, event_id)
     return render_template("events/scan.html", event=event)
@@ -309,7 +307,7 @@ def landing(token: str):
             token=token,
             refused=None,
             checkin=services.checkin_view(checkin) if checkin else None,
-            is_villager=user.role == "villager",
+            is_villager=policy.checks_in_self(user),
         )
     )
     if fresh:

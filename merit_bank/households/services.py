@@ -11,13 +11,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..auth.models import User
-from ..auth.scope import ensure_manages_village, ensure_village, visible_village_ids
+from ..auth.scope import ensure_village
 from ..database import is_sqlite, transaction
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..signing import mac, mac_matches
 from ..villages.models import Village, VillageGroup
-from . import identity
+from . import identity, policy
 from .models import Household, Member
 
 # No 0/O, 1/I/L: a shopkeeper reads the code off a worn card and types it.
@@ -83,7 +83,7 @@ def create_household(actor: User, data: dict[str, Any]) -> Household:
     from ..ledger import services as ledger
 
     village_id = data["village_id"]
-    ensure_manages_village(actor, village_id)
+    policy.ensure_keeps_register(actor, village_id)
     if db.session.get(Village, village_id) is None:
         raise NotFound("not-found", _l("No such village."))
     group_id = _resolve_group(village_id, data.get("group"))
@@ -124,7 +124,7 @@ def _resolve_group(village_id: int, name: str | None) -> int | None:
 
 def add_member(actor: User, household_id: int, data: dict[str, Any]) -> Member:
     household = get_household(actor, household_id)
-    ensure_manages_village(actor, household.village_id)
+    policy.ensure_keeps_register(actor, household.village_id)
     try:
         with transaction():
             member = _member(household, data)
@@ -138,12 +138,7 @@ def add_member(actor: User, household_id: int, data: dict[str, Any]) -> Member:
 def visible_households(actor: User) -> Select:
     """Households the actor may see: a villager only their own, staff their village's."""
     query = select(Household).options(selectinload(Household.members), selectinload(Household.group))
-    if actor.role == "villager":
-        return query.where(Household.id == (actor.household_id or -1))
-    ids = visible_village_ids(actor)
-    if ids is not None:
-        query = query.where(Household.village_id.in_(ids))
-    return query
+    return query.where(policy.visible_condition(actor))
 
 
 def search_households(actor: User, village_id: int | None = None, q: str | None = None) -> Select:
@@ -224,7 +219,7 @@ def household_from_card(token: str) -> Household:
 def card_household(actor: User, household_id: int) -> Household:
     """A household whose card the actor may print: its own villagers and the village's staff."""
     household = get_household(actor, household_id)
-    if actor.role not in ("villager", "admin", "clerk"):
+    if not policy.prints_card(actor):
         raise NotFound("not-found", _l("No such household."))
     return household
 
@@ -232,7 +227,7 @@ def card_household(actor: User, household_id: int) -> Household:
 def reissue_card(actor: User, household_id: int) -> Household:
     """A new card; the old one stops working at once (a lost card cannot be spent by a finder)."""
     household = get_household(actor, household_id)
-    ensure_manages_village(actor, household.village_id)
+    policy.ensure_keeps_register(actor, household.village_id)
     with transaction():
         household.card_version += 1
     return household

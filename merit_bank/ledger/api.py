@@ -6,16 +6,15 @@ import io
 from typing import Any
 
 from flask import Response, request
-from flask_babel import lazy_gettext as _l
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from sqlalchemy.orm import selectinload
 
-from ..auth.scope import current_user, ensure_village, require_role, visible_village_ids
+from ..auth.scope import current_user, ensure_village, visible_village_ids
 from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..inputs import has_control
-from . import services
+from . import actions, policy, services
 from .hashing import request_digest
 from .models import Entry, Transaction
 from .schemas import (
@@ -37,18 +36,7 @@ blp = Blueprint("ledger_api", __name__, url_prefix="/api/v1", description="The p
 
 def _household_in_scope(household_id: int) -> int:
     """The household's village, if the caller may see the household; 404 otherwise (no leak)."""
-    user = current_user()
-    village_id = services.account_village(household_id)
-    if village_id is None:
-        raise NotFound("not-found", "No such household.")
-    if user.role == "villager":
-        if user.household_id != household_id:
-            raise NotFound("not-found", "No such household.")
-    elif user.role in ("admin", "clerk"):
-        ensure_village(user, village_id)
-    else:
-        raise NotFound("not-found", "No such household.")
-    return village_id
+    return policy.ensure_sees_household(current_user(), household_id, services.account_village(household_id))
 
 
 def _idempotency_key(scope: str) -> tuple[str, str]:
@@ -119,16 +107,17 @@ def list_transactions(args):
     """Ledger transactions in scope, newest first; filter by village, household and [from, to)."""
     user = current_user()
     household_id = args.get("household_id")
-    if user.role == "villager":
+    own_only = policy.reads_own_household_only(user)
+    if own_only:
         household_id = household_id or user.household_id
         if household_id is None:
             return {"items": [], "total": 0, "page": args["page"]}
         _household_in_scope(household_id)
     else:
-        require_role(user, "admin", "clerk")
+        policy.ensure_lists_transactions(user)
         if household_id is not None:
             _household_in_scope(household_id)
-    village_ids = visible_village_ids(user) if user.role != "villager" else None
+    village_ids = None if own_only else visible_village_ids(user)
     if args.get("village_id") is not None:
         ensure_village(user, args["village_id"])
         village_ids = [args["village_id"]]
@@ -150,7 +139,7 @@ def list_transactions(args):
 def get_transaction(transaction_id):
     """One transaction with its entries (admins and clerks of its village)."""
     user = current_user()
-    require_role(user, "admin", "clerk")
+    policy.ensure_lists_transactions(user)
     tx = db.session.get(
         Transaction,
         transaction_id,
@@ -158,7 +147,7 @@ def get_transaction(transaction_id):
     )
     if tx is None:
         raise NotFound("not-found", "No such transaction.")
-    ensure_village(user, tx.village_id)
+    policy.ensure_sees_transaction(user, tx.village_id)
     return _dump_transactions([tx], None)[0]
 
 
@@ -168,25 +157,8 @@ def get_transaction(transaction_id):
 @blp.response(201, TransactionSchema)
 def reverse_transaction(data, transaction_id):
     """Reverse a transaction (admins of its village); a transaction can be reversed once."""
-    user = current_user()
-    require_role(user, "admin")
-    tx = services.get_transaction(transaction_id)
-    if tx is None:
-        raise NotFound("not-found", "No such transaction.")
-    ensure_village(user, tx.village_id)
-    if tx.kind == "redemption":
-        # Undoing it here would return the points but leave the goods missing from the shop's stock.
-        raise DomainError(
-            "use-redemption-void",
-            _l("Undo a redemption by voiding it at the shop, so the goods return to stock as well."),
-        )
-    key, digest = _idempotency_key("reversal")
-    reversal = services.reverse(
-        transaction_id=transaction_id,
-        idempotency_key=key,
-        actor_id=user.id,
-        memo=data["memo"],
-        request_hash=digest,
+    reversal = actions.reverse(
+        current_user(), transaction_id, key=lambda: _idempotency_key("reversal"), memo=data["memo"]
     )
     return _dump_transactions([reversal], None)[0]
 
@@ -197,26 +169,14 @@ def reverse_transaction(data, transaction_id):
 @blp.response(201, TransactionSchema)
 def adjust(data):
     """An admin correction through the village's suspense account; a reason is required."""
-    user = current_user()
-    require_role(user, "admin")
-    ensure_village(user, data["village_id"])
-    household_id = data.get("household_id")
-    if household_id is not None and services.account_village(household_id) != data["village_id"]:
-        raise NotFound("not-found", _l("No such household."))
-    shop_id = data.get("shop_id")
-    # A shop of another village is as absent as one that does not exist: no hint of which ids exist.
-    if shop_id is not None and services.shop_account_village(shop_id) != data["village_id"]:
-        raise NotFound("not-found", _l("No such shop."))
-    key, digest = _idempotency_key("adjustment")
-    tx = services.adjust(
+    tx = actions.adjust(
+        current_user(),
         village_id=data["village_id"],
         household_id=data.get("household_id"),
         shop_id=data.get("shop_id"),
         points=data["points"],
-        idempotency_key=key,
-        actor_id=user.id,
+        key=lambda: _idempotency_key("adjustment"),
         memo=data["memo"],
-        request_hash=digest,
     )
     return _dump_transactions([tx], None)[0]
 
@@ -227,13 +187,7 @@ def adjust(data):
 @blp.response(200, VerifySchema)
 def verify(args):
     """Recompute the hash chains, entry sums and cached balances (admins; a village admin: their village)."""
-    user = current_user()
-    require_role(user, "admin")
-    village_ids = visible_village_ids(user)
-    if args.get("village_id") is not None:
-        ensure_village(user, args["village_id"])
-        village_ids = [args["village_id"]]
-    return services.verify(village_ids=village_ids)
+    return actions.verify(current_user(), args.get("village_id"))
 
 
 @blp.route("/ledger/export")
@@ -241,11 +195,8 @@ def verify(args):
 @blp.arguments(ExportQuerySchema, location="query")
 def export(args):
     """A village's chain as CSV or JSON lines, with everything needed to recompute its hashes."""
-    user = current_user()
-    require_role(user, "admin")
-    ensure_village(user, args["village_id"])
     buffer = io.StringIO()
-    services.export_ledger(args["village_id"], args["format"], buffer)
+    actions.export(current_user(), args["village_id"], args["format"], buffer)
     mimetype = "text/csv" if args["format"] == "csv" else "application/x-ndjson"
     filename = f"ledger-village-{args['village_id']}.{args['format']}"
     return Response(

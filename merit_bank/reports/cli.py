@@ -9,6 +9,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from ..auth import policy as auth_policy
 from ..auth.models import User
 from ..demo import seeders as demo_seeders
 from ..errors import DomainError
@@ -27,7 +28,7 @@ def _village(code: str) -> Village:
 
 
 def _actor(username: str | None) -> User:
-    query = select(User).where(User.active.is_(True), User.role == "admin")
+    query = select(User).where(User.active.is_(True), auth_policy.admins())
     if username:
         query = query.where(User.username == username)
     else:

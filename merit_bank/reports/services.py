@@ -19,16 +19,16 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, select, text
 from sqlalchemy.sql import Select
 
 from ..auth.models import User
-from ..auth.scope import ensure_village, require_role, visible_village_ids
+from ..auth.scope import ensure_village, visible_village_ids
 from ..database import is_sqlite
 from ..errors import NotFound
 from ..extensions import db
 from ..households.models import Household
 from ..ledger.models import COUNCILS, Account, Entry, Transaction
 from ..villages.models import Village, VillageGroup
+from . import policy
 from .periods import Period, zone
 
-STAFF_ROLES = ("admin", "clerk")
 DEFAULT_TOP = 10
 
 # --- scope ------------------------------------------------------------------------------------------
@@ -51,7 +51,7 @@ def analytic_reads(*, whole_result: bool = False) -> None:
 
 def report_village(actor: User, village_id: int | None) -> Village:
     """The village a report is about: given, or the actor's own; out of scope is 404."""
-    require_role(actor, *STAFF_ROLES)
+    policy.ensure_reads_reports(actor)
     if village_id is None:
         village_id = actor.village_id
     if village_id is None:
@@ -65,7 +65,7 @@ def report_village(actor: User, village_id: int | None) -> Village:
 
 def report_villages(actor: User, village_id: int | None) -> list[int] | None:
     """Village ids a county-wide report or export may cover (None = all), narrowed to one if asked."""
-    require_role(actor, *STAFF_ROLES)
+    policy.ensure_reads_reports(actor)
     if village_id is not None:
         return [report_village(actor, village_id).id]
     return visible_village_ids(actor)
@@ -533,7 +533,7 @@ def village_stats(actor: User, village_id: int | None, period: Period) -> dict[s
 
 def villages_overview(actor: User, period: Period) -> dict[str, Any]:
     """Every village in scope side by side for a period (the township / county dashboard)."""
-    require_role(actor, "admin")
+    policy.ensure_compares_villages(actor)
     analytic_reads()
     ids = visible_village_ids(actor)
     villages_query = select(Village.id, Village.name, Village.code).order_by(Village.name, Village.id)

@@ -23,7 +23,7 @@ from ..qr import qr_svg
 from ..villages import services as village_services
 from ..villages.models import Village
 from ..web import login_required, nav_providers
-from . import charts, exports, services
+from . import charts, exports, policy, services
 from .periods import Period, last_months, parse_period
 
 bp = Blueprint("reports", __name__)
@@ -32,7 +32,7 @@ MAX_CARDS = 2000
 
 
 def _nav(user: User) -> list[dict[str, str]]:
-    if user.role not in ("admin", "clerk"):
+    if not policy.reads_reports(user):
         return []
     return [{"url": url_for("reports.dashboard"), "label": str(_l("Reports"))}]
 
@@ -61,6 +61,8 @@ def _context(village: Village | None, period: Period | None) -> dict[str, Any]:
         "groups": services.groups_of(village.id) if village else [],
         "period": period,
         "is_deployment_admin": is_deployment_admin(g.user),
+        "compares_villages": policy.compares_villages(g.user),
+        "publishes_board": policy.publishes_board(g.user),
     }
 
 
@@ -75,7 +77,7 @@ def _chosen_village() -> Village | None:
 
 
 @bp.get("/reports/")
-@login_required("admin", "clerk")
+@login_required(policy.reads_reports)
 def dashboard():
     """A village's dashboard for a month, with the last twelve months of points as a chart."""
     village = _chosen_village()
@@ -136,7 +138,7 @@ def _month_chart(period: Period, rows: list[dict[str, Any]], title: str) -> Mark
 
 
 @bp.get("/reports/county")
-@login_required("admin")
+@login_required(policy.compares_villages)
 def county():
     """Every village in scope compared, for deployment-wide (and village) admins."""
     period = _period()
@@ -162,7 +164,7 @@ def county():
 
 
 @bp.get("/reports/rankings")
-@login_required("admin", "clerk")
+@login_required(policy.reads_reports)
 def rankings():
     village = _chosen_village()
     if village is None:
@@ -173,7 +175,7 @@ def rankings():
 
 
 @bp.get("/reports/honor-board")
-@login_required("admin", "clerk")
+@login_required(policy.reads_reports)
 def honor_board():
     village = _chosen_village()
     if village is None:
@@ -187,7 +189,7 @@ def honor_board():
 
 
 @bp.post("/reports/honor-board/publish")
-@login_required("admin")
+@login_required(policy.publishes_board)
 def publish_board():
     """Show or hide the village's 红黑榜 on its public board (the village's own choice)."""
     village_id = request.form.get("village_id", "")
@@ -210,14 +212,14 @@ def public_board(code: str):
 
 
 @bp.get("/reports/exports")
-@login_required("admin", "clerk")
+@login_required(policy.reads_reports)
 def export_page():
     village = _chosen_village()
     return render_template("reports/exports.html", exports=exports.EXPORTS, **_context(village, _period()))
 
 
 @bp.get("/reports/import")
-@login_required("admin", "clerk")
+@login_required(policy.reads_reports)
 def import_page():
     village = _chosen_village()
     return render_template("reports/import.html", **_context(village, None))
@@ -227,7 +229,7 @@ def import_page():
 
 
 @bp.get("/reports/cards")
-@login_required("admin", "clerk")
+@login_required(policy.reads_reports)
 def cards():
     """An A4 sheet of household QR cards (ten per page) for a village, a group or chosen households."""
     ids = [int(v) for v in request.args.getlist("household_id") if v.isdigit() and len(v) < 10]
@@ -262,7 +264,7 @@ def _inline_svg(svg: bytes) -> Markup:
 
 
 @bp.post("/reports/cards/reissue")
-@login_required("admin", "clerk")
+@login_required(policy.reads_reports)
 def reissue_card():
     """A new card for one household; the old card stops working at once. Shows the new card to print."""
     value = request.form.get("household_id", "")

@@ -6,6 +6,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from ..auth import policy as auth_policy
 from ..auth.models import User
 from ..extensions import db
 from ..inputs import PLAIN_TEXT
@@ -24,7 +25,7 @@ def load_rulebook_command(village_code: str, admin_username: str) -> None:
     village = db.session.scalar(select(Village).where(Village.code == village_code.strip().upper()))
     if village is None:
         raise click.ClickException(f"No village with code {village_code}.")
-    admin = db.session.scalar(select(User).where(User.username == admin_username, User.role == "admin"))
+    admin = db.session.scalar(select(User).where(User.username == admin_username, auth_policy.admins()))
     if admin is None:
         raise click.ClickException(f"No admin named {admin_username}.")
     created = services.import_rulebook(admin, village.id)

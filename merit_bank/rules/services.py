@@ -13,12 +13,13 @@ from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import COUNCILS, User
-from ..auth.scope import ensure_village, is_deployment_admin, require_role, visible_village_ids
+from ..auth.scope import visible_village_ids
 from ..database import is_sqlite, transaction, utcnow
-from ..errors import DomainError, Forbidden, NotFound, ValidationFailed
+from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..i18n import request_gettext as _
 from ..villages.models import Village
+from . import policy
 from .models import UNITS, VERSIONED_FIELDS, Rule, RuleVersion
 
 MAX_POINTS = 10_000
@@ -106,14 +107,7 @@ def ensure_usable(rule: Rule, village_id: int, day: date) -> None:
 
 def _may_manage(actor: User, village_id: int | None) -> None:
     """Admins manage their village's rules; only a deployment admin manages deployment-wide ones."""
-    require_role(actor, "admin")
-    if village_id is None:
-        if not is_deployment_admin(actor):
-            raise Forbidden(
-                "forbidden", _("Only a deployment administrator may change deployment-wide rules.")
-            )
-    else:
-        ensure_village(actor, village_id)
+    policy.ensure_can_manage_rule(actor, village_id)
 
 
 def _validate(terms: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from ..auth.models import COUNCILS, User
 from ..errors import DomainError
 from ..extensions import db
 from ..villages import services as village_services
-from . import services
+from . import policy, services
 from .models import UNITS
 from .schemas import RuleCreateSchema, RulePatchSchema
 
@@ -39,7 +39,7 @@ def _terms(form) -> dict[str, Any]:
 
 
 def _nav(user: User) -> list[dict[str, str]]:
-    if user.role in ("admin", "clerk"):
+    if policy.reads_rulebook(user):
         return [{"url": url_for("rules.index"), "label": _("Rules")}]
     return []
 
@@ -48,7 +48,7 @@ web.nav_providers.append(_nav)
 
 
 @bp.route("/", methods=["GET", "POST"])
-@web.login_required("admin", "clerk")
+@web.login_required(policy.reads_rulebook)
 def index():
     """The rulebook in scope; admins add rules or start from the default rulebook."""
     user: User = g.user
@@ -76,7 +76,8 @@ def index():
     active = None if show == "all" else show != "retired"
     council = request.args.get("council") if request.args.get("council") in COUNCILS else None
     rules = db.session.scalars(services.list_rules(user, council=council, active=active)).all()
-    villages = db.session.scalars(village_services.list_villages(user)).all() if user.role == "admin" else []
+    may_manage = policy.manages_rules(user)
+    villages = db.session.scalars(village_services.list_villages(user)).all() if may_manage else []
     return render_template(
         "rules/index.html",
         rules=rules,
@@ -85,13 +86,14 @@ def index():
         units=UNITS,
         council=council,
         show=show,
+        may_manage=may_manage,
         form=form,
         errors=errors,
     ), (422 if errors else 200)
 
 
 @bp.route("/<int:rule_id>", methods=["GET", "POST"])
-@web.login_required("admin", "clerk")
+@web.login_required(policy.reads_rulebook)
 def edit(rule_id: int):
     """A rule with its versions; an admin's change makes a new version."""
     user: User = g.user
@@ -115,5 +117,5 @@ def edit(rule_id: int):
         councils=COUNCILS,
         units=UNITS,
         errors=errors,
-        may_manage=user.role == "admin",
+        may_manage=policy.can_manage_rule(user, rule.village_id),
     ), (422 if errors else 200)

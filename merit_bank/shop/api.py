@@ -6,12 +6,12 @@ from flask import Response, request
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 
-from ..auth.scope import current_user, require_role, visible_village_ids
+from ..auth.scope import current_user, visible_village_ids
 from ..errors import DomainError
 from ..inputs import has_control
 from ..ledger.hashing import request_digest
 from ..schemas import PageArgs, page_of
-from . import services
+from . import policy, services
 from .schemas import (
     CustomerLookupSchema,
     CustomerSchema,
@@ -176,7 +176,7 @@ def verify_stock(shop_id):
 def verify_all_stock():
     """Stock verification of every shop in an admin's scope."""
     user = current_user()
-    require_role(user, "admin")
+    policy.ensure_manages_shops(user)
     return services.verify_stock(village_ids=visible_village_ids(user))
 
 

@@ -33,8 +33,9 @@ from sqlalchemy import Select, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from ..auth import policy as auth_policy
 from ..auth.models import User
-from ..auth.scope import ensure_manages_village, ensure_village, require_role, visible_village_ids
+from ..auth.scope import ensure_manages_village, visible_village_ids
 from ..checkpoints import services as checkpoints
 from ..database import is_sqlite, transaction, utcnow
 from ..errors import DomainError, NotFound, ValidationFailed
@@ -45,6 +46,7 @@ from ..ledger import services as ledger
 from ..ledger.hashing import request_digest
 from ..spreadsheets import SafeCsvWriter, append_row
 from ..villages.models import Village
+from . import policy
 from .models import MonthClosure, Redemption, RedemptionLine, RedemptionVoid, Shop, ShopItem, StockMovement
 
 MAX_QUANTITY = 1000
@@ -105,10 +107,7 @@ def _shop(shop_id: int) -> Shop:
 def staff_shop(actor: User, shop_id: int) -> Shop:
     """A shop the actor runs: a shopkeeper's own shop, or any shop of an admin's scope; others 404."""
     shop = _shop(shop_id)
-    if actor.role == "shopkeeper" and actor.shop_id == shop.id:
-        return shop
-    if actor.role == "admin":
-        ensure_village(actor, shop.village_id)
+    if policy.runs_shop(actor, shop):
         return shop
     raise NotFound("not-found", _("No such shop."))
 
@@ -116,7 +115,7 @@ def staff_shop(actor: User, shop_id: int) -> Shop:
 def readable_shop(actor: User, shop_id: int) -> Shop:
     """A shop whose catalogue the actor may read: staff as above, villagers and clerks of its village."""
     shop = _shop(shop_id)
-    if actor.role in ("villager", "clerk") and actor.village_id == shop.village_id:
+    if policy.browses_shop(actor, shop):
         return shop
     return staff_shop(actor, shop_id)
 
@@ -124,7 +123,7 @@ def readable_shop(actor: User, shop_id: int) -> Shop:
 def list_shops(actor: User, village_id: int | None = None) -> Select:
     """Shops the actor may see, by id."""
     query = select(Shop).order_by(Shop.id)
-    if actor.role == "shopkeeper":
+    if policy.only_own_shop(actor):
         query = query.where(Shop.id == (actor.shop_id or -1))
     else:
         ids = visible_village_ids(actor)
@@ -155,7 +154,7 @@ def create_shop(actor: User, data: dict[str, Any]) -> Shop:
 def update_shop(actor: User, shop_id: int, data: dict[str, Any]) -> Shop:
     """Rename a shop or open/close it (admins)."""
     shop = staff_shop(actor, shop_id)
-    require_role(actor, "admin")
+    policy.ensure_manages_shops(actor)
     with transaction():
         if "name" in data:
             shop.name = data["name"].strip()
@@ -181,7 +180,7 @@ def list_items(actor: User, shop_id: int, *, include_inactive: bool | None = Non
     """A shop's items by name; villagers and clerks see the active ones only."""
     shop = readable_shop(actor, shop_id)
     if include_inactive is None:
-        include_inactive = actor.role in ("admin", "shopkeeper")
+        include_inactive = policy.sees_inactive_items(actor)
     query = select(ShopItem).where(ShopItem.shop_id == shop.id).order_by(ShopItem.name, ShopItem.id)
     if not include_inactive:
         query = query.where(ShopItem.active.is_(True))
@@ -191,7 +190,7 @@ def list_items(actor: User, shop_id: int, *, include_inactive: bool | None = Non
 def get_item(actor: User, shop_id: int, item_id: int) -> ShopItem:
     shop = readable_shop(actor, shop_id)
     item = db.session.get(ShopItem, item_id)
-    if item is None or item.shop_id != shop.id or (actor.role in ("villager", "clerk") and not item.active):
+    if item is None or item.shop_id != shop.id or (not policy.sees_inactive_items(actor) and not item.active):
         raise NotFound("not-found", _("No such item."))
     return item
 
@@ -526,7 +525,7 @@ def redeem(
     A repeat of the idempotency key with the same request returns the first redemption (replayed=True);
     with another request it is refused with 422 idempotency-key-reused.
     """
-    require_role(actor, "shopkeeper", "admin")
+    policy.ensure_works_counter(actor)
     shop = staff_shop(actor, shop_id)
     if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= 100:
         raise ValidationFailed(errors={"idempotency_key": [_("From 1 to 100 characters.")]})
@@ -716,20 +715,9 @@ def _load_redemption(redemption_id: int) -> Redemption:
 def get_redemption(actor: User, redemption_id: int) -> Redemption:
     """A redemption the actor may see: its shop's staff, admins in scope, the household's villagers."""
     redemption = db.session.get(Redemption, redemption_id)
-    if redemption is None or not _may_see(actor, redemption):
+    if redemption is None or not policy.sees_redemption(actor, redemption):
         raise NotFound("not-found", _("No such redemption."))
     return _load_redemption(redemption.id)
-
-
-def _may_see(actor: User, redemption: Redemption) -> bool:
-    if actor.role == "shopkeeper":
-        return actor.shop_id == redemption.shop_id
-    if actor.role == "admin":
-        ids = visible_village_ids(actor)
-        return ids is None or redemption.village_id in ids
-    if actor.role == "villager":
-        return actor.household_id == redemption.household_id
-    return False
 
 
 def void_redemption(actor: User, redemption_id: int, reason: str) -> Redemption:
@@ -739,7 +727,7 @@ def void_redemption(actor: User, redemption_id: int, reason: str) -> Redemption:
     of a redemption whose month is closed lands in the month of the void instead of rewriting it.
     """
     redemption = get_redemption(actor, redemption_id)
-    require_role(actor, "shopkeeper", "admin")
+    policy.ensure_works_counter(actor)
     if not reason or not reason.strip():
         raise ValidationFailed(detail=_("A reason is required."), errors={"reason": [_("Required.")]})
     reason = reason.strip()[:200]
@@ -748,11 +736,7 @@ def void_redemption(actor: User, redemption_id: int, reason: str) -> Redemption:
         if db.session.scalar(select(RedemptionVoid.id).where(RedemptionVoid.redemption_id == redemption.id)):
             raise DomainError("already-voided", _("This redemption was already voided."))
         now = clock()
-        if actor.role == "shopkeeper" and local_date(redemption.created_at) != local_date(now):
-            raise DomainError(
-                "void-too-late",
-                _("A shopkeeper can void a redemption only on its own day; ask an admin."),
-            )
+        policy.ensure_void_in_time(actor, local_date(redemption.created_at), local_date(now))
         lines = db.session.scalars(
             select(RedemptionLine).where(RedemptionLine.redemption_id == redemption.id)
         ).all()
@@ -804,23 +788,22 @@ def list_redemptions(
 ) -> Select:
     """Redemptions in scope, newest first, filtered by shop, household and [start, end)."""
     query = select(Redemption).options(selectinload(Redemption.lines), selectinload(Redemption.void))
-    if actor.role == "villager":
+    policy.ensure_lists_redemptions(actor)
+    if auth_policy.is_villager(actor):
         query = query.where(Redemption.household_id == (actor.household_id or -1))
         if shop_id is not None:
             query = query.where(Redemption.shop_id == shop_id)
-    elif actor.role == "shopkeeper":
+    elif policy.only_own_shop(actor):
         if shop_id is not None:
             staff_shop(actor, shop_id)
         query = query.where(Redemption.shop_id == (actor.shop_id or -1))
-    elif actor.role == "admin":
+    else:
         if shop_id is not None:
             staff_shop(actor, shop_id)
             query = query.where(Redemption.shop_id == shop_id)
         ids = visible_village_ids(actor)
         if ids is not None:
             query = query.where(Redemption.village_id.in_(ids))
-    else:
-        require_role(actor, "admin", "shopkeeper", "villager")
     if household_id is not None:
         query = query.where(Redemption.household_id == household_id)
     if start is not None:
@@ -949,7 +932,7 @@ def settlement(actor: User, shop_id: int, month: str) -> dict[str, Any]:
 def close_month(actor: User, shop_id: int, month: str) -> dict[str, Any]:
     """Close a month that has ended (admins): its figures and rate are frozen; later voids go forward."""
     shop = staff_shop(actor, shop_id)
-    require_role(actor, "admin")
+    policy.ensure_manages_shops(actor)
     month = parse_month(month)
     if month >= current_month():
         raise DomainError("month-not-ended", _("Only a month that has ended can be closed."))

@@ -20,32 +20,30 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from .. import web
+from ..auth import policy as auth_policy
 from ..auth.models import User
 from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..households.models import Household
 from ..ledger import services as ledger
-from . import services
+from . import policy, services
 from .models import Shop
 from .schemas import ItemCreateSchema, ItemUpdateSchema, RestockSchema, ShopCreateSchema, StocktakeSchema
 
 bp = Blueprint("shop", __name__, url_prefix="/shop")
 
-STAFF = ("shopkeeper", "admin")
-
-
 # --- menu and the villager's home ------------------------------------------------------------------
 
 
 def _nav(user: User) -> list[dict[str, str]]:
-    if user.role == "shopkeeper" and user.shop_id:
+    if policy.only_own_shop(user) and user.shop_id:
         return [
             {"url": url_for("shop.counter", shop_id=user.shop_id), "label": _("Counter")},
             {"url": url_for("shop.stock", shop_id=user.shop_id), "label": _("Stock")},
             {"url": url_for("shop.redemptions", shop_id=user.shop_id), "label": _("Redemptions")},
             {"url": url_for("shop.settlement_page", shop_id=user.shop_id), "label": _("Settlement")},
         ]
-    if user.role in ("admin", "villager"):
+    if policy.manages_shops(user) or auth_policy.is_villager(user):
         return [{"url": url_for("shop.index"), "label": _("Points shop")}]
     return []
 
@@ -75,7 +73,7 @@ def _shop_globals() -> dict[str, Any]:
 def index():
     """A shopkeeper goes straight to the counter; admins see and open shops; villagers pick a catalogue."""
     user: User = g.user
-    if user.role == "shopkeeper" and user.shop_id:
+    if policy.only_own_shop(user) and user.shop_id:
         return redirect(url_for("shop.counter", shop_id=user.shop_id))
     errors: dict[str, Any] = {}
     if request.method == "POST":
@@ -91,23 +89,27 @@ def index():
         except (ValidationError, DomainError) as exc:
             errors = web.form_errors(exc)
     shops = db.session.scalars(services.list_shops(user)).all()
-    if user.role in ("villager", "clerk"):
+    if not policy.works_counter(user):
         shops = [s for s in shops if s.active]
     villages = []
-    if user.role == "admin":
+    if policy.manages_shops(user):
         from ..villages import services as village_services
 
         villages = db.session.scalars(village_services.list_villages(user)).all()
-    return render_template("shop/index.html", shops=shops, villages=villages, errors=errors), (
-        422 if errors else 200
-    )
+    return render_template(
+        "shop/index.html",
+        shops=shops,
+        villages=villages,
+        errors=errors,
+        manages_shops=policy.manages_shops(user),
+    ), (422 if errors else 200)
 
 
 # --- the counter -----------------------------------------------------------------------------------
 
 
 @bp.get("/<int:shop_id>/counter")
-@web.login_required(*STAFF)
+@web.login_required(policy.works_counter)
 def counter(shop_id: int):
     """Scan or type a card, tap goods, confirm: built for a queue on a phone or tablet."""
     shop = services.staff_shop(g.user, shop_id)
@@ -137,6 +139,13 @@ def receipt(redemption_id: int):
         "shop/receipt.html",
         r=redemption,
         household=household,
+        at_counter=policy.works_counter(g.user),
+        can_void=policy.may_void(
+            g.user,
+            redemption,
+            today=services.local_date(services.clock()),
+            day=services.local_date(redemption.created_at),
+        ),
         balance_now=ledger.household_balance(household.id),
     )
 
@@ -145,7 +154,7 @@ def receipt(redemption_id: int):
 
 
 @bp.get("/<int:shop_id>/stock")
-@web.login_required(*STAFF)
+@web.login_required(policy.works_counter)
 def stock(shop_id: int, errors: dict[str, Any] | None = None, status: int = 200):
     """Items with their stock, and the forms to add, restock, count and edit them."""
     shop = services.staff_shop(g.user, shop_id)
@@ -173,7 +182,7 @@ def _stock_action(shop_id: int, action) -> Any:
 
 
 @bp.post("/<int:shop_id>/items")
-@web.login_required(*STAFF)
+@web.login_required(policy.works_counter)
 def create_item(shop_id: int):
     def action() -> None:
         raw = {
@@ -189,7 +198,7 @@ def create_item(shop_id: int):
 
 
 @bp.post("/<int:shop_id>/items/<int:item_id>/edit")
-@web.login_required(*STAFF)
+@web.login_required(policy.works_counter)
 def edit_item(shop_id: int, item_id: int):
     def action() -> None:
         raw = {
@@ -205,7 +214,7 @@ def edit_item(shop_id: int, item_id: int):
 
 
 @bp.post("/<int:shop_id>/items/<int:item_id>/restock")
-@web.login_required(*STAFF)
+@web.login_required(policy.works_counter)
 def restock_item(shop_id: int, item_id: int):
     def action() -> None:
         data = RestockSchema().load(
@@ -220,7 +229,7 @@ def restock_item(shop_id: int, item_id: int):
 
 
 @bp.post("/<int:shop_id>/items/<int:item_id>/stocktake")
-@web.login_required(*STAFF)
+@web.login_required(policy.works_counter)
 def stocktake_item(shop_id: int, item_id: int):
     def action() -> None:
         data = StocktakeSchema().load(
@@ -235,7 +244,7 @@ def stocktake_item(shop_id: int, item_id: int):
 
 
 @bp.post("/<int:shop_id>/items/<int:item_id>/photo")
-@web.login_required(*STAFF)
+@web.login_required(policy.works_counter)
 def item_photo(shop_id: int, item_id: int):
     def action() -> None:
         upload = request.files.get("photo")
@@ -247,7 +256,7 @@ def item_photo(shop_id: int, item_id: int):
 
 
 @bp.get("/<int:shop_id>/items/<int:item_id>/movements")
-@web.login_required(*STAFF)
+@web.login_required(policy.works_counter)
 def movements(shop_id: int, item_id: int):
     """An item's stock log."""
     shop = services.staff_shop(g.user, shop_id)
@@ -269,7 +278,7 @@ def photo(name: str):
 
 
 @bp.get("/<int:shop_id>/redemptions")
-@web.login_required(*STAFF)
+@web.login_required(policy.works_counter)
 def redemptions(shop_id: int):
     """The shop's redemptions of one local day (today unless chosen), with voids."""
     from datetime import datetime, time, timedelta
@@ -300,7 +309,7 @@ def redemptions(shop_id: int):
 
 
 @bp.post("/redemptions/<int:redemption_id>/void")
-@web.login_required(*STAFF)
+@web.login_required(policy.works_counter)
 def void(redemption_id: int):
     redemption = services.get_redemption(g.user, redemption_id)
     try:
@@ -318,7 +327,7 @@ def void(redemption_id: int):
 
 
 @bp.get("/<int:shop_id>/settlement")
-@web.login_required(*STAFF)
+@web.login_required(policy.works_counter)
 def settlement_page(shop_id: int):
     shop = services.staff_shop(g.user, shop_id)
     month = request.args.get("month") or services.current_month()
@@ -329,12 +338,14 @@ def settlement_page(shop_id: int):
         s=data,
         months=services.month_choices(shop.id, data["month"]),
         closures=services.closed_months(shop.id),
-        can_close=g.user.role == "admin" and not data["closed"] and data["month"] < services.current_month(),
+        can_close=policy.can_close_month(g.user)
+        and not data["closed"]
+        and data["month"] < services.current_month(),
     )
 
 
 @bp.post("/<int:shop_id>/settlement/close")
-@web.login_required("admin")
+@web.login_required(policy.can_close_month)
 def close_month(shop_id: int):
     month = request.form.get("month", "")[:7]
     services.close_month(g.user, shop_id, month)
@@ -342,7 +353,7 @@ def close_month(shop_id: int):
 
 
 @bp.get("/<int:shop_id>/settlement.<fmt>")
-@web.login_required(*STAFF)
+@web.login_required(policy.works_counter)
 def settlement_download(shop_id: int, fmt: str):
     if fmt not in ("csv", "xlsx"):
         abort(404)
@@ -373,7 +384,7 @@ def catalogue(shop_id: int):
     items = [i for i in services.list_items(g.user, shop.id) if i.active]
     balance = None
     used: dict[int, int] = {}
-    if g.user.role == "villager" and g.user.household_id:
+    if auth_policy.is_villager(g.user) and g.user.household_id:
         balance = ledger.household_balance(g.user.household_id)
         used = services.monthly_used(
             g.user.household_id, [i.id for i in items if i.monthly_limit], services.current_month()

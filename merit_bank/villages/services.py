@@ -8,10 +8,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..auth.models import User
-from ..auth.scope import ensure_village, is_deployment_admin, require_role, visible_village_ids
+from ..auth.scope import ensure_village, visible_village_ids
 from ..database import transaction
-from ..errors import DomainError, Forbidden, NotFound, ValidationFailed
+from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
+from . import policy
 from .models import Village, VillageGroup
 
 
@@ -19,8 +20,7 @@ def create_village(actor: User, data: dict[str, Any]) -> Village:
     """A new village with its ledger accounts; only a deployment-wide admin may add one."""
     from ..ledger import services as ledger
 
-    if not is_deployment_admin(actor):
-        raise Forbidden("forbidden", _l("Only a deployment-wide admin creates villages."))
+    policy.ensure_creates_villages(actor)
     code = data["code"].strip().upper()
     if not data["name"].strip():
         raise ValidationFailed(detail=_l("Required."), errors={"name": [_l("Required.")]})
@@ -67,7 +67,7 @@ def get_village(actor: User, village_id: int) -> Village:
 
 def update_village(actor: User, village_id: int, data: dict[str, Any]) -> Village:
     village = get_village(actor, village_id)
-    require_role(actor, "admin")
+    policy.ensure_changes_village(actor)
     with transaction():
         for field in ("name", "point_value_fen", "publish_rankings"):
             if field in data:
@@ -77,7 +77,7 @@ def update_village(actor: User, village_id: int, data: dict[str, Any]) -> Villag
 
 def add_group(actor: User, village_id: int, name: str) -> VillageGroup:
     village = get_village(actor, village_id)
-    require_role(actor, "admin", "clerk")
+    policy.ensure_keeps_groups(actor)
     name = name.strip()
     if not name:
         raise ValidationFailed(detail=_l("Required."), errors={"name": [_l("Required.")]})
