@@ -1,6 +1,7 @@
 // Behaviour every page may use, declared with data- attributes (the Content-Security-Policy forbids
-// inline event handlers): data-print buttons print, data-confirm forms ask first, and a data-select-all
-// checkbox ticks every checkbox named by its value.
+// inline event handlers): data-print buttons print, data-back links return to the page before (a refused
+// form, as it was typed), data-confirm forms ask first, and a data-select-all checkbox ticks every
+// checkbox named by its value.
 (function () {
   "use strict";
   document.addEventListener("click", function (event) {
@@ -8,6 +9,12 @@
     if (!(target instanceof Element)) return;
     if (target.closest("[data-print]")) {
       window.print();
+      return;
+    }
+    if (target.closest("[data-back]")) {
+      // Back to the refused form: the browser restores what was typed into it.
+      event.preventDefault();
+      window.history.back();
       return;
     }
     var all = target.closest("input[data-select-all]");
