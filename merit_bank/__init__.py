@@ -13,6 +13,7 @@ from flask_smorest import Api
 from sqlalchemy import text
 
 from .config import Config
+from .database import end_read
 from .errors import DomainError, problem, register_error_handlers, wants_problem_json
 from .extensions import babel, csrf, db, jwt, migrate
 
@@ -141,10 +142,9 @@ def _register_operations(app: Flask) -> None:
         try:
             db.session.execute(text("SELECT 1"))
         except Exception:  # any failure of the database is "unhealthy", never a 500 page
-            db.session.rollback()
             return {"status": "unavailable"}, 503
         finally:
-            db.session.rollback()
+            end_read()
         return {"status": "ok"}
 
 

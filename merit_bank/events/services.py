@@ -313,8 +313,9 @@ def _log_refusal(scan: Scan, exc: DomainError) -> None:
         with transaction():
             _log(scan, exc.code, exc.detail or "")
     except IntegrityError:
-        # The same offline scan is being synced by another request at this moment: theirs is the record.
-        db.session.rollback()
+        # The same offline scan is being synced by another request at this moment: theirs is the record
+        # (transaction() has rolled ours back).
+        pass
 
 
 class _Replayed(Exception):
@@ -341,7 +342,7 @@ def _run(scan: Scan, judge: Callable[[], tuple[Household, Member, datetime]]) ->
         return result
     except IntegrityError:
         # Only a race past the row lock (a unique constraint fired): the other request's check-in stands.
-        db.session.rollback()
+        # transaction() has rolled ours back, so what follows starts afresh.
         found = _existing(scan.event_id or 0, scan.member_id or 0)
         if found is None or scan.nonce is not None:
             raise
@@ -551,8 +552,8 @@ def sync_batch(actor: User, event_id: int, scans: list[dict[str, Any]], *, devic
             )
             continue
         except IntegrityError:
-            # The nonce's audit row was written by a concurrent sync of the same batch.
-            db.session.rollback()
+            # The nonce's audit row was written by a concurrent sync of the same batch (and _run's
+            # transaction was rolled back).
             previous = _replayed(event.id, nonce)
             if previous is None:
                 raise
