@@ -156,6 +156,9 @@ def _commit(session: Session) -> None:
     # the response read it all again in a transaction of its own.
     expire = session.expire_on_commit
     session.expire_on_commit = False
+    # The session holds its rows weakly: keep what the transaction had until the request ends, so that
+    # a relationship or a get() for the response finds it instead of reading it again.
+    session.info["merit_bank_kept"] = list(session.identity_map.values())
     try:
         session.commit()
     finally:

@@ -554,7 +554,7 @@ def redeem(
     key = redemption_key(actor, idempotency_key) if valid_key else None
     # The shop, the household and an earlier redemption under this key in one read; the checks below
     # then find the rows in the session instead of reading each.
-    earlier = _prefetch(shop_id, household_id, key)
+    earlier, _held = _prefetch(shop_id, household_id, key)
     require_role(actor, "shopkeeper", "admin")
     shop = staff_shop(actor, shop_id)
     if not valid_key or key is None:
@@ -648,9 +648,11 @@ def redeem(
     return RedeemResult(redemption, False)
 
 
-def _prefetch(shop_id: int, household_id: int | None, key: str | None) -> tuple[int, str] | None:
-    """Load the shop and the household into the session; return (id, request_hash) of an earlier
-    redemption under `key`, if any."""
+def _prefetch(
+    shop_id: int, household_id: int | None, key: str | None
+) -> tuple[tuple[int, str] | None, tuple[Any, ...]]:
+    """Load the shop and the household into the session: (id, request_hash) of an earlier redemption
+    under `key` if any, and the rows loaded (the session holds them only while someone else does)."""
     replay_id = select(Redemption.id).where(Redemption.idempotency_key == key).scalar_subquery()
     replay_hash = select(Redemption.request_hash).where(Redemption.idempotency_key == key).scalar_subquery()
     query = select(Shop, replay_id, replay_hash).where(Shop.id == shop_id)
@@ -658,8 +660,8 @@ def _prefetch(shop_id: int, household_id: int | None, key: str | None) -> tuple[
         query = query.add_columns(Household).outerjoin(Household, Household.id == household_id)
     row = db.session.execute(query).first()
     if row is None or key is None or row[1] is None:
-        return None
-    return row[1], row[2]
+        return None, tuple(row or ())
+    return (row[1], row[2]), tuple(row)
 
 
 def _replayed(earlier: tuple[int, str], request_hash: str) -> Redemption:
