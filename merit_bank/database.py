@@ -32,6 +32,8 @@ from .extensions import db
 
 _WRITE_FLAG = "merit_bank_write_tx"
 _WROTE_FLAG = "merit_bank_wrote"
+_KEPT = "merit_bank_kept"
+_KEPT_NOW = "merit_bank_kept_now"
 T = TypeVar("T")
 
 
@@ -107,6 +109,15 @@ def _forget_writes(session: Session, transaction: Any) -> None:
         session.info.pop(_WROTE_FLAG, None)
 
 
+@event.listens_for(Session, "pending_to_persistent")
+@event.listens_for(Session, "loaded_as_persistent")
+def _keep(session: Session, instance: Any) -> None:
+    # A row written or read inside a write transaction (e.g. a claim made for a check-in) is held
+    # strongly until the request ends; see _commit.
+    if session.info.get(_WRITE_FLAG):
+        session.info.setdefault(_KEPT_NOW, []).append(instance)
+
+
 def _has_foreign_work(session: Session) -> bool:
     return bool(session.new or session.deleted or session.dirty or session.info.get(_WROTE_FLAG))
 
@@ -149,6 +160,7 @@ def transaction() -> Iterator[None]:
         raise
     finally:
         session.info.pop(_WRITE_FLAG, None)
+        session.info.pop(_KEPT_NOW, None)
 
 
 def _commit(session: Session) -> None:
@@ -158,7 +170,7 @@ def _commit(session: Session) -> None:
     session.expire_on_commit = False
     # The session holds its rows weakly: keep what the transaction had until the request ends, so that
     # a relationship or a get() for the response finds it instead of reading it again.
-    session.info["merit_bank_kept"] = list(session.identity_map.values())
+    session.info[_KEPT] = [*session.identity_map.values(), *session.info.pop(_KEPT_NOW, ())]
     try:
         session.commit()
     finally:
