@@ -33,6 +33,7 @@ from .extensions import db
 _WRITE_FLAG = "merit_bank_write_tx"
 _WROTE_FLAG = "merit_bank_wrote"
 _KEPT = "merit_bank_kept"
+_AUTOCOMMIT = "merit_bank_autocommit_read"
 _KEPT_NOW = "merit_bank_kept_now"
 T = TypeVar("T")
 
@@ -141,6 +142,10 @@ def transaction() -> Iterator[None]:
     if session.info.get(_WRITE_FLAG):
         yield
         return
+    if session.info.pop(_AUTOCOMMIT, False):
+        # A safe-method request that writes after all: its reads ran without a transaction (see
+        # read_without_transaction); nothing can be pending in that mode, so end it for a real one.
+        session.rollback()
     if _has_foreign_work(session):
         raise ForeignWork(
             "transaction() was entered with uncommitted writes it did not make; "
@@ -188,6 +193,34 @@ def savepoint() -> Iterator[None]:
         raise RuntimeError("savepoint() is a step of a transaction(): open one first")
     with db.session.begin_nested():
         yield
+
+
+def read_without_transaction() -> None:
+    """Run a read-only request's statements in autocommit: no BEGIN and no ROLLBACK round trips.
+
+    On PostgreSQL under READ COMMITTED, a statement in autocommit sees exactly what it would see inside
+    a transaction (each statement takes its own snapshot either way). Called before a GET's first
+    statement; a transaction() later in the request ends this mode and opens a real transaction, so a
+    write is never spread over autocommitted statements. SQLite keeps its transactions.
+    """
+    session = db.session()
+    if is_sqlite() or session.in_transaction():
+        return
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    session.info[_AUTOCOMMIT] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _autocommit_ended(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_AUTOCOMMIT, None)
+
+
+@event.listens_for(Session, "before_flush")
+def _no_flush_in_autocommit(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(_AUTOCOMMIT):
+        # Each statement would commit on its own: writes belong in transaction().
+        raise RuntimeError("a write outside transaction() in a read-only request")
 
 
 def end_read() -> None:

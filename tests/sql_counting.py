@@ -18,6 +18,8 @@ class Counts:
     commits: int = 0
     rollbacks: int = 0
     statements: list[str] = field(default_factory=list)
+    # Per statement: did the driver run it in autocommit (no BEGIN sent before it)?
+    autocommit: list[bool] = field(default_factory=list)
 
 
 @contextmanager
@@ -40,8 +42,9 @@ def counting(app: Flask) -> Iterator[Counts]:
     def on_rollback(_conn) -> None:
         counts.rollbacks += 1
 
-    def on_execute(_conn, _cursor, statement, _params, _context, _many) -> None:
+    def on_execute(conn, _cursor, statement, _params, _context, _many) -> None:
         counts.statements.append(statement)
+        counts.autocommit.append(bool(getattr(conn.connection.dbapi_connection, "autocommit", False)))
 
     listeners = [
         ("begin", on_begin),

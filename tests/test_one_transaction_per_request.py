@@ -71,3 +71,18 @@ def _one_write_transaction(app, counts) -> None:
         else:
             # SQLite ends the read transaction first: a deferred reader cannot become the writer safely.
             assert counts.begins == 2, listing
+
+
+def test_a_balance_read_on_postgresql_is_three_statements_without_a_transaction(app, client):
+    world = build_world(app)
+    household = world.households[0]
+    url = f"/api/v1/ledger/households/{household['id']}/balance"
+    assert client.get(url, headers=world.admin).status_code == 200
+    with counting(app) as counts:
+        response = client.get(url, headers=world.admin)
+    assert response.status_code == 200 and response.json["balance"] == 200
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            # The user with the token's revocation, the household's village (the scope check), the balance.
+            assert len(counts.statements) == 3, counts.statements
+            assert all(counts.autocommit) and counts.commits == 0  # so no BEGIN, no ROLLBACK

@@ -150,3 +150,30 @@ def test_the_posting_statement_stays_prepared_across_requests(app, client):
     assert redeem(client, world.keeper, body, key="second").status_code == 201
     assert redeem(client, world.keeper, body, key="third").status_code == 201
     assert prepared() == first  # same connection, same statement, prepared at the same moment
+
+
+def test_a_write_after_autocommit_reads_is_still_one_transaction_that_rolls_back_whole(app):
+    from merit_bank.database import read_without_transaction
+
+    with app.app_context():
+        read_without_transaction()
+        db.session.scalars(select(Village)).all()
+        with pytest.raises(RuntimeError, match="second fails"), transaction():
+            db.session.add(Village(name="一村", code="ONE"))
+            db.session.flush()
+            raise RuntimeError("the second fails")
+    assert "一村" not in _village_names(app)
+
+
+def test_a_flush_in_an_autocommit_read_is_refused(app):
+    from merit_bank.database import read_without_transaction
+
+    if not _is_postgresql(app):
+        pytest.skip("SQLite reads keep their transaction")
+    with app.app_context():
+        read_without_transaction()
+        db.session.add(Village(name="漏网村", code="LOOSE"))
+        with pytest.raises(RuntimeError, match="outside transaction"):
+            db.session.flush()
+        db.session.rollback()
+    assert "漏网村" not in _village_names(app)
