@@ -973,7 +973,9 @@ def count_transactions(village_ids: list[int] | None = None) -> int:
 
 def _stream(query, batch: int = 10_000) -> Iterator[Any]:
     """Rows of a large query without holding them all (a server-side cursor on PostgreSQL)."""
-    result = db.session.connection().execution_options(stream_results=True, yield_per=batch).execute(query)
+    # Options on the statement, not on the connection: Connection.execution_options() changes the
+    # connection itself, and a later statement of the same transaction (an INSERT) would be streamed too.
+    result = db.session.connection().execute(query.execution_options(stream_results=True, yield_per=batch))
     for partition in result.partitions(batch):
         yield from partition
 
