@@ -424,7 +424,9 @@ def server_log_path(given: str | None) -> Path:
     return Path(f"/var/log/postgresql/postgresql-{version}-main.log")
 
 
-def count_statements(port: int, requests: list[Request], log: Path, per_kind: int) -> tuple[float, float]:
+def count_statements(
+    port: int, requests: list[Request], log: Path, per_kind: int, show: bool = False
+) -> tuple[float, float]:
     """(statements, transactions) per request, as PostgreSQL saw them, one request at a time."""
     pattern = re.compile(rf"@{SERVICE_DB} LOG:  (statement|execute)")
     xacts = f"SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '{SERVICE_DB}'"
@@ -440,6 +442,16 @@ def count_statements(port: int, requests: list[Request], log: Path, per_kind: in
         handle.seek(offset)
         lines = handle.read().decode("utf-8", "replace").splitlines()
     statements = sum(1 for line in lines if pattern.search(line))
+    if show:
+        # The statements of the last request alone, as PostgreSQL logged them.
+        offset = log.stat().st_size
+        drive(port, requests[-1:], 60, 1, processes=1)
+        time.sleep(0.2)
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            for line in handle.read().decode("utf-8", "replace").splitlines():
+                if f"@{SERVICE_DB} " in line:
+                    print("    " + line.split(f"@{SERVICE_DB} ", 1)[1][:300])
     return statements / per_kind, (after_x - before_x) / per_kind
 
 
@@ -452,6 +464,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="client threads in all (over 2 processes)")
     parser.add_argument("--households", type=int, default=3000, help="households seeded (one check-in each)")
     parser.add_argument("--count", type=int, default=50, help="requests of each kind for statement counts")
+    parser.add_argument("--show-sql", action="store_true", help="print one request's statements of each kind")
     parser.add_argument("--pg-log", help="PostgreSQL's log file (found by itself on Debian)")
     args = parser.parse_args()
 
@@ -469,9 +482,9 @@ def main() -> None:
             f"# seeded {len(world['households'])} households through the API in {time.time() - started:.0f} s"
         )
     cards = card_tokens(world["households"])
-    # Check-ins need a fresh household each; the statement count below takes the last `count` of them.
-    checkin_cards = dict(list(cards.items())[: -args.count - 4])
-    count_cards = dict(list(cards.items())[-args.count - 4 :])
+    # Check-ins need a fresh household each; the statement count below takes the last `count` + 5 of them.
+    checkin_cards = dict(list(cards.items())[: -args.count - 5])
+    count_cards = dict(list(cards.items())[-args.count - 5 :])
 
     first = ceiling_rate(args.seconds, args.clients)
     print(f"ceiling (before): {first:8.1f} postings/s")
@@ -490,7 +503,11 @@ def main() -> None:
     try:
         with Server("merit_bank:create_app()", service_env()) as server:
             for name, make in scenarios(world, count_cards, "count").items():
-                counts[name] = count_statements(server.port, make(args.count + 4), log, args.count)
+                if args.show_sql:
+                    print(f"# the statements of one {name}:")
+                counts[name] = count_statements(
+                    server.port, make(args.count + 5), log, args.count, args.show_sql
+                )
     finally:
         pg_exec(f"ALTER DATABASE {SERVICE_DB} RESET log_statement")
 

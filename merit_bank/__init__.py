@@ -12,6 +12,7 @@ from flask import Flask, request
 from sqlalchemy import text
 
 from .config import Config
+from .database import end_read, read_without_transaction
 from .errors import DomainError, problem, register_error_handlers, wants_problem_json
 from .extensions import babel, csrf, db, jwt, migrate
 from .openapi import MeritApi, ProblemResponsesPlugin
@@ -125,9 +126,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 # API endpoints that take a non-JSON body (e.g. a multipart file upload); domains add theirs here.
 JSON_EXEMPT_ENDPOINTS: set[str] = {"reports_api.import_households", "claims_api.upload_claim_photo"}
+# GET endpoints whose statements run in autocommit: each is a few independent single-row reads (no
+# streaming cursor, no snapshot shared between statements); a write in them still gets its transaction.
+AUTOCOMMIT_READ_ENDPOINTS: set[str] = {"ledger_api.household_balance"}
 
 
 def _require_json_bodies(app: Flask) -> None:
+    @app.before_request
+    def _reads_without_transaction():
+        # Hot reads of one or two rows: spare them BEGIN and ROLLBACK (database.read_without_transaction).
+        if request.method in ("GET", "HEAD") and request.endpoint in AUTOCOMMIT_READ_ENDPOINTS:
+            read_without_transaction()
+
     @app.before_request
     def _json_only():
         if (
@@ -148,10 +158,9 @@ def _register_operations(app: Flask) -> None:
         try:
             db.session.execute(text("SELECT 1"))
         except Exception:  # any failure of the database is "unhealthy", never a 500 page
-            db.session.rollback()
             return {"status": "unavailable"}, 503
         finally:
-            db.session.rollback()
+            end_read()
         return {"status": "ok"}
 
 

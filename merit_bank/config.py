@@ -47,7 +47,9 @@ class Config:
         self.CHECKPOINT_SIGNING_KEY_FILE = env.get("CHECKPOINT_SIGNING_KEY_FILE", "")
         self.PRODUCTION = env.get("MERIT_BANK_ENV", env.get("FLASK_ENV", "development")) == "production"
         self.SQLALCHEMY_DATABASE_URI = _database_url(env.get("DATABASE_URL"))
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # No pool_pre_ping (a round trip before every request): a connection that died in the pool is
+        # discarded at checkout or on its first statement instead (see database.py).
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = {}
         self.MAX_CONTENT_LENGTH = int(env.get("MAX_CONTENT_LENGTH", str(6 * 1024 * 1024)))
         self.UPLOAD_FOLDER = env.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads"))
         self.PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "")

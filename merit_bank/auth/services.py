@@ -8,13 +8,13 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
+from flask import current_app, g
 from flask_babel import lazy_gettext as _l
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token, get_jti
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 
-from ..database import transaction, utcnow
+from ..database import first_statement, transaction, utcnow
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from . import policy, throttle
@@ -143,26 +143,51 @@ def is_revoked(jti: str) -> bool:
     return db.session.get(RevokedToken, jti) is not None
 
 
+_LOOKED_UP = "merit_bank_token_user"
+
+
 def token_is_current(payload: dict[str, Any]) -> bool:
     """False when the token was logged out, or issued before its user's last password change,
-    deactivation or logout everywhere. The user row stays in the session for the user lookup after."""
-    if is_revoked(payload["jti"]):
+    deactivation or logout everywhere.
+
+    The user and the token's revocation are read in one query, the request's first; the user found is
+    handed to the user lookup that flask-jwt-extended runs right after (load_active_user)."""
+    key = _user_key(payload.get("sub"))
+    revoked = exists().where(RevokedToken.jti == payload["jti"])
+    if key is None:
+        return not first_statement(lambda: db.session.scalar(select(revoked)))
+    query = select(User, revoked).where(User.id == key)
+    row = first_statement(lambda: db.session.execute(query).one_or_none())
+    if row is None:
+        # No such user: the user lookup answers "account-inactive", unless the token was revoked.
+        g.pop(_LOOKED_UP, None)
+        return not is_revoked(payload["jti"])
+    user, is_revoked_token = row
+    if is_revoked_token:
         return False
-    user = load_active_user(payload.get("sub"))
-    if user is None:
+    g.setdefault(_LOOKED_UP, {})[key] = user
+    if not user.active:
         return True  # the user lookup answers that one, as "account-inactive"
     return payload.get("gen", 0) == user.token_generation
 
 
-def load_active_user(user_id: Any) -> User | None:
-    """The user behind a token, or None when they no longer exist or were deactivated."""
+def _user_key(user_id: Any) -> int | None:
     try:
         key = int(user_id)
     except (TypeError, ValueError):
         return None
-    if not 0 < key < 2**31:
+    return key if 0 < key < 2**31 else None
+
+
+def load_active_user(user_id: Any) -> User | None:
+    """The user behind a token, or None when they no longer exist or were deactivated."""
+    key = _user_key(user_id)
+    if key is None:
         return None
-    user = db.session.get(User, key)
+    # Just read with the token's revocation (token_is_current); taken once, so it is never stale.
+    user = g.get(_LOOKED_UP, {}).pop(key, None)
+    if user is None:
+        user = db.session.get(User, key)
     return user if user is not None and user.active else None
 
 

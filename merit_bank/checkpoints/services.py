@@ -177,7 +177,6 @@ def checkpoint_all(*, verify_first: bool = True) -> dict[str, Any]:
     for village_id, code in db.session.execute(select(Village.id, Village.code).order_by(Village.code)).all():
         if verify_first:
             result = ledger.verify(village_ids=[village_id])
-            db.session.rollback()  # end the read snapshot before writing
             if not result["ok"]:
                 refused.append((code, f"the ledger does not verify: {result['reason']}"))
                 continue

@@ -20,7 +20,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
-from ..database import is_sqlite, transaction, utcnow
+from ..database import is_sqlite, savepoint, transaction, utcnow
 from ..errors import DomainError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..households import services as household_services
@@ -314,10 +314,13 @@ def create_claim_for_checkin(
     occurred_at: datetime,
     actor_id: int | None,
     source_key: str,
+    own_race: bool = True,
 ) -> Claim:
     """The claim a check-in makes: posted at once when the rule needs no review, else pending review.
 
     Idempotent on `source_key` (e.g. `checkin:<event>:<member>`): a second call returns the first claim.
+    `own_race=False`: the caller settles a concurrent call with the same key itself (the IntegrityError
+    rolls back its whole transaction), so no savepoint is spent on it.
     The ledger key of its posting is the source key. A check-in past the rule's monthly cap is kept as a
     rejected claim (the attendance is recorded, the points are not) rather than refused.
     """
@@ -325,9 +328,7 @@ def create_claim_for_checkin(
         raise ValueError("source_key must be 1 to 120 characters")
     _check_quantity(quantity)
     with transaction():
-        existing = _by_source_key(source_key)
-        if existing is not None:
-            return existing
+        # No look for the key first: the insert below finds an existing claim (IntegrityError) anyway.
         household = db.session.get(Household, household_id)
         if household is None:
             raise NotFound("not-found", _("No such household."))
@@ -355,16 +356,20 @@ def create_claim_for_checkin(
             created_at=now,
             updated_at=now,
         )
-        try:
-            # A concurrent check-in with the same key (PostgreSQL) loses here and returns the winner's claim.
-            with db.session.begin_nested():
-                db.session.add(claim)
-                db.session.flush()
-        except IntegrityError:
-            existing = _by_source_key(source_key)
-            if existing is None:
-                raise
-            return existing
+        if own_race:
+            try:
+                # A concurrent check-in with the same key (PostgreSQL) loses here and returns the winner's.
+                with savepoint():
+                    db.session.add(claim)
+                    db.session.flush()
+            except IntegrityError:
+                existing = _by_source_key(source_key)
+                if existing is None:
+                    raise
+                return existing
+        else:
+            db.session.add(claim)
+            db.session.flush()
         _record(claim, "create", actor_id, None)
         if not version.needs_review:
             try:

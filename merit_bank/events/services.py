@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from ..auth.models import User
 from ..auth.scope import ensure_manages_village, visible_village_ids
@@ -201,6 +201,40 @@ def _lock_event(event_id: int) -> Event:
     return event
 
 
+@dataclass
+class _Locked:
+    """The event, locked, with what judging a scan at it reads: the member's check-in and the rule."""
+
+    event: Event
+    found: Checkin | None
+    held: tuple[Any, ...]  # the rule and its current version, kept in the session for _admit
+
+
+def _lock_event_for(event_id: int, member_id: int) -> _Locked:
+    """_lock_event, reading in the same round trip the member's check-in and the event's rule.
+
+    The check-in is read with the statement's snapshot, taken before any wait for the lock, so it may
+    miss one committed meanwhile; the unique (event, member) index then refuses the second row and
+    _run answers with the first check-in, as for any race past the lock.
+    """
+    from ..rules.models import Rule, RuleVersion
+
+    query = (
+        select(Event, Checkin, Rule, RuleVersion)
+        .outerjoin(Checkin, and_(Checkin.event_id == Event.id, Checkin.member_id == member_id))
+        .outerjoin(Rule, Rule.id == Event.rule_id)
+        .outerjoin(RuleVersion, and_(RuleVersion.rule_id == Rule.id, RuleVersion.version == Rule.version))
+        .where(Event.id == event_id)
+        .execution_options(populate_existing=True)
+    )
+    if not is_sqlite():
+        query = query.with_for_update(of=Event)
+    row = db.session.execute(query).first()
+    if row is None:
+        raise tokens.invalid()
+    return _Locked(row[0], row[1], (row[2], row[3]))
+
+
 def _existing(event_id: int, member_id: int) -> Checkin | None:
     return db.session.scalar(
         select(Checkin)
@@ -217,12 +251,12 @@ def _admit(
     at: datetime,
     method: str,
     actor: User,
+    found: Checkin | None,
 ) -> Result:
     """Judge one scan at time `at` and record the check-in; the single rule for online and offline.
 
-    The caller holds the event's lock (see `_run`).
+    The caller holds the event's lock and has read the member's check-in, if any (see `_run`).
     """
-    found = _existing(event.id, member.id)
     if found is not None:
         # Repeated taps and re-scans are answered, not refused: the member is checked in.
         return Result(found, created=False)
@@ -241,18 +275,11 @@ def _admit(
     rule = _get_rule(event.rule_id)
     if rule is None or not rule.active:
         raise DomainError("rule-retired", _("The rule of this event was retired."), status=409)
-    checkin = Checkin(
-        event_id=event.id,
-        member_id=member.id,
-        household_id=household.id,
-        method=method,
-        actor_id=actor.id,
-        checked_in_at=at,
-    )
-    db.session.add(checkin)
-    db.session.flush()
+    claim_id = None
     if rule.unit != "hour":
-        claim = _claim_for_checkin(
+        # The claim first, so that the check-in row is written once, with it (no UPDATE after). A second
+        # check-in of the member racing this one fails on the unique index and rolls all of it back.
+        claim_id = _claim_for_checkin(
             household_id=household.id,
             member_id=member.id,
             rule_id=rule.id,
@@ -260,8 +287,19 @@ def _admit(
             occurred_at=at,
             actor_id=actor.id,
             source_key=f"checkin:{event.id}:{member.id}",
-        )
-        checkin.claim_id = claim.id
+            own_race=False,  # the unique (event, member) check-in settles a race: see _run
+        ).id
+    checkin = Checkin(
+        event_id=event.id,
+        member_id=member.id,
+        household_id=household.id,
+        method=method,
+        actor_id=actor.id,
+        checked_in_at=at,
+        claim_id=claim_id,
+    )
+    db.session.add(checkin)
+    db.session.flush()
     return Result(checkin, created=True)
 
 
@@ -308,8 +346,9 @@ def _log_refusal(scan: Scan, exc: DomainError) -> None:
         with transaction():
             _log(scan, exc.code, exc.detail or "")
     except IntegrityError:
-        # The same offline scan is being synced by another request at this moment: theirs is the record.
-        db.session.rollback()
+        # The same offline scan is being synced by another request at this moment: theirs is the record
+        # (transaction() has rolled ours back).
+        pass
 
 
 class _Replayed(Exception):
@@ -326,17 +365,20 @@ def _run(scan: Scan, judge: Callable[[], tuple[Household, Member, datetime]]) ->
         with transaction():
             household, member, at = judge()
             scan.household_id, scan.member_id = household.id, member.id
-            event = _lock_event(scan.event_id or 0)
+            locked = _lock_event_for(scan.event_id or 0, member.id)
+            event = locked.event
             if scan.nonce is not None:
                 previous = _replayed(event.id, scan.nonce)
                 if previous is not None:
                     raise _Replayed(previous)
-            result = _admit(event, household, member, at=at, method=scan.method, actor=scan.actor)
+            result = _admit(
+                event, household, member, at=at, method=scan.method, actor=scan.actor, found=locked.found
+            )
             _log(scan, "created" if result.created else "already", checkin=result.checkin)
         return result
     except IntegrityError:
         # Only a race past the row lock (a unique constraint fired): the other request's check-in stands.
-        db.session.rollback()
+        # transaction() has rolled ours back, so what follows starts afresh.
         found = _existing(scan.event_id or 0, scan.member_id or 0)
         if found is None or scan.nonce is not None:
             raise
@@ -395,12 +437,30 @@ def check_in_with_token(
 
 def _household_for_scan(event: Event, card_token: str | None, household_code: str | None) -> Household:
     if card_token:
+        held = _with_members(card_token)  # noqa: F841 - kept in the session for household_from_card
         return household_services.household_from_card(card_token)
     code = (household_code or "").strip().upper()
     household = db.session.scalar(select(Household).where(Household.code == code)) if code else None
     if household is None or household.village_id != event.village_id:
         raise DomainError("unknown-household", _("No household with that code in this village."), status=404)
     return household
+
+
+def _with_members(card_token: str) -> Household | None:
+    """Load the household a card names with its members in one query (the card is checked after)."""
+    head = card_token.strip().split(".", 1)[0]
+    if not (head[:1].upper() == "H" and head[1:].isdigit() and len(head) <= 12):
+        return None
+    return (
+        db.session.scalars(
+            select(Household)
+            .outerjoin(Household.members)
+            .options(contains_eager(Household.members))
+            .where(Household.id == int(head[1:]))
+        )
+        .unique()
+        .first()
+    )
 
 
 def _member_of(household: Household, member_id: int | None) -> Member:
@@ -549,8 +609,8 @@ def sync_batch(actor: User, event_id: int, scans: list[dict[str, Any]], *, devic
             )
             continue
         except IntegrityError:
-            # The nonce's audit row was written by a concurrent sync of the same batch.
-            db.session.rollback()
+            # The nonce's audit row was written by a concurrent sync of the same batch (and _run's
+            # transaction was rolled back).
             previous = _replayed(event.id, nonce)
             if previous is None:
                 raise

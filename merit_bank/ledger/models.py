@@ -73,6 +73,9 @@ class Transaction(db.Model):
         ),
         UniqueConstraint("village_id", "seq"),
     )
+    # Not a column: {account key: balance after} on a transaction that post() has just written (the
+    # posting returns them, so a caller never reads a balance again); None on one read or replayed.
+    balances_after = None
 
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(Integer)

@@ -431,7 +431,10 @@ def post(
         return result
     # The new row enters the session only now, outside the chain lock when this call committed alone
     # (and, added after that commit, it is not expired, so reading it costs no query).
-    return _loaded(*result)
+    transaction_id, values, balances = result
+    tx = _loaded(transaction_id, values)
+    tx.balances_after = balances
+    return tx
 
 
 def _key_reused() -> DomainError:
@@ -446,7 +449,9 @@ def _known(transaction_id: int, request_hash: str, known_hash: str) -> Transacti
     """The transaction an idempotency key already names, if the request is the same one."""
     if known_hash != request_hash:
         raise _key_reused()
-    return db.session.get_one(Transaction, transaction_id)
+    tx = db.session.get_one(Transaction, transaction_id)
+    tx.balances_after = None  # not written by this call, even if this session wrote it before
+    return tx
 
 
 def _check_reversal(connection, village_id: int, reverses_id: int | None) -> str | None:
@@ -564,10 +569,19 @@ def _loaded(transaction_id: int, values: dict[str, Any]) -> Transaction:
     return tx
 
 
-def _post_locked(**posting: Any) -> Transaction | tuple[int, dict[str, Any]]:
+_Written = tuple[int, dict[str, Any], dict[str, int]]
+
+
+def _balances(lines: dict[str, int], plan: _Posting) -> dict[str, int]:
+    """{account key: balance after} of a plan; its entries are in the order of `lines`."""
+    return {key: entry[2] for key, entry in zip(lines, plan.entries, strict=True)}
+
+
+def _post_locked(**posting: Any) -> Transaction | _Written:
     """Lock the village's chain, check, compute and write one posting (see the two paths below).
 
-    Returns the known transaction for a repeated idempotency key, else the new row's (id, values).
+    Returns the known transaction for a repeated idempotency key, else the new row's (id, values,
+    balances after).
     """
     if is_sqlite():
         return _post_sqlite(**posting)
@@ -586,7 +600,7 @@ def _post_postgresql(
     memo: str,
     rule_id: int | None,
     rule_version: int | None,
-) -> Transaction | tuple[int, dict[str, Any]]:
+) -> Transaction | _Written:
     """One statement under the chain lock (_PG_POST), checked against _plan before the commit."""
     connection = db.session.connection()
     now = utcnow()
@@ -655,7 +669,7 @@ def _post_postgresql(
             f"ledger: PostgreSQL's posting (seq {first[12]}, hash {first[14]}) differs from hashing.py's "
             f"(seq {values['seq']}, hash {values['hash']})"
         )
-    return first[11], values
+    return first[11], values, _balances(lines, plan)
 
 
 def _post_sqlite(
@@ -667,7 +681,7 @@ def _post_sqlite(
     request_hash: str,
     reverses_id: int | None,
     **fields: Any,
-) -> Transaction | tuple[int, dict[str, Any]]:
+) -> Transaction | _Written:
     """SQLite: BEGIN IMMEDIATE already holds the whole database, so plain statements in any order."""
     seq, prev_hash, last_at = _lock_chain(village_id)
     connection = db.session.connection()
@@ -715,7 +729,7 @@ def _post_sqlite(
         {"_village_id": village_id, "_seq": plan.values["seq"], "_hash": plan.values["hash"],
          "_at": plan.values["created_at"]},
     )  # fmt: skip
-    return transaction_id, plan.values
+    return transaction_id, plan.values, _balances(lines, plan)
 
 
 def award(
@@ -959,7 +973,9 @@ def count_transactions(village_ids: list[int] | None = None) -> int:
 
 def _stream(query, batch: int = 10_000) -> Iterator[Any]:
     """Rows of a large query without holding them all (a server-side cursor on PostgreSQL)."""
-    result = db.session.connection().execution_options(stream_results=True, yield_per=batch).execute(query)
+    # Options on the statement, not on the connection: Connection.execution_options() changes the
+    # connection itself, and a later statement of the same transaction (an INSERT) would be streamed too.
+    result = db.session.connection().execute(query.execution_options(stream_results=True, yield_per=batch))
     for partition in result.partitions(batch):
         yield from partition
 

@@ -87,6 +87,10 @@ def rule_versions(rule: Rule) -> list[RuleVersion]:
 
 def current_version(rule: Rule) -> RuleVersion:
     """The version row that holds the rule's current terms."""
+    for key, row in db.session.identity_map.items():
+        # Often read already, with the rule (e.g. by a check-in under its event's lock).
+        if key[0] is RuleVersion and row.rule_id == rule.id and row.version == rule.version:
+            return row
     return db.session.scalars(
         select(RuleVersion).where(RuleVersion.rule_id == rule.id, RuleVersion.version == rule.version)
     ).one()

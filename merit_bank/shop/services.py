@@ -32,12 +32,13 @@ from flask import current_app, has_app_context
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..auth import policy as auth_policy
 from ..auth.models import User
 from ..auth.scope import ensure_manages_village, visible_village_ids
 from ..checkpoints import services as checkpoints
-from ..database import is_sqlite, transaction, utcnow
+from ..database import is_sqlite, savepoint, transaction, utcnow
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..households.models import Household
@@ -170,10 +171,11 @@ def open_shop_account(shop: Shop) -> None:
     if db.session.scalar(select(Account.id).where(Account.shop_id == shop.id)) is not None:
         return
     try:
-        ledger.open_shop_account(village_id=shop.village_id, shop_id=shop.id)
+        with savepoint():
+            ledger.open_shop_account(village_id=shop.village_id, shop_id=shop.id)
     except IntegrityError:
         # Opened by a concurrent first redemption: exactly what was wanted.
-        db.session.rollback()
+        pass
 
 
 def list_items(actor: User, shop_id: int, *, include_inactive: bool | None = None) -> list[ShopItem]:
@@ -200,6 +202,28 @@ def _lock_shop(shop_id: int) -> None:
         # NO KEY UPDATE: a mutex among the shop's writers that still lets rows referring to the shop
         # (users, items) be inserted meanwhile.
         db.session.execute(select(Shop.id).where(Shop.id == shop_id).with_for_update(key_share=True))
+
+
+def _lock_shop_and_items(shop_id: int, item_ids: Sequence[int]) -> dict[int, ShopItem]:
+    """_lock_shop, then _lock_items, in one round trip: the shop lock is held from here to the commit."""
+    if is_sqlite():
+        return _lock_items(shop_id, item_ids)
+    # MATERIALIZED, and reached through EXISTS (an InitPlan): the shop row is locked before any item.
+    shop_lock = (
+        select(Shop.id).where(Shop.id == shop_id).with_for_update(key_share=True).cte("shop_lock")
+    ).prefix_with("MATERIALIZED")
+    query = (
+        select(ShopItem)
+        .where(
+            ShopItem.id.in_(sorted(set(item_ids))),
+            ShopItem.shop_id == shop_id,
+            exists(select(shop_lock.c.id)),
+        )
+        .order_by(ShopItem.id)
+        .with_for_update(key_share=True, of=ShopItem)
+        .execution_options(populate_existing=True)
+    )
+    return {item.id: item for item in db.session.scalars(query)}
 
 
 def _lock_items(shop_id: int, item_ids: Sequence[int]) -> dict[int, ShopItem]:
@@ -525,12 +549,16 @@ def redeem(
     A repeat of the idempotency key with the same request returns the first redemption (replayed=True);
     with another request it is refused with 422 idempotency-key-reused.
     """
+    valid_key = isinstance(idempotency_key, str) and 1 <= len(idempotency_key) <= 100
+    key = redemption_key(actor, idempotency_key) if valid_key else None
+    # The shop, the household and an earlier redemption under this key in one read; the checks below
+    # then find the rows in the session instead of reading each.
+    earlier, _held = _prefetch(shop_id, household_id, key)
     policy.ensure_works_counter(actor)
     shop = staff_shop(actor, shop_id)
-    if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= 100:
+    if not valid_key or key is None:
         raise ValidationFailed(errors={"idempotency_key": [_("From 1 to 100 characters.")]})
     _check_lines(lines)
-    key = redemption_key(actor, idempotency_key)
     if request_hash is None:
         request_hash = request_digest(
             {
@@ -541,88 +569,181 @@ def redeem(
             }
         )
     # A replay must answer even if the card was reissued since or the shop closed: look first.
-    replay = _replay(key, request_hash)
-    if replay is not None:
-        return RedeemResult(replay, True)
+    if earlier is not None:
+        return RedeemResult(_replayed(earlier, request_hash), True)
     if not shop.active:
         raise DomainError("shop-closed", _("This shop is closed."))
     household = household_for_shop(shop, household_id=household_id, card_token=card_token)
-    open_shop_account(shop)
     household_id = household.id
-    village_id = shop.village_id
 
     with transaction():
-        _lock_shop(shop.id)
-        replay = _replay(key, request_hash)
-        if replay is not None:
-            return RedeemResult(replay, True)
         now = clock()
         month = month_of(now)
-        items = _lock_items(shop.id, [line["item_id"] for line in lines])
-        for index, line in enumerate(lines):
-            item = items.get(line["item_id"])
-            if item is None:
-                raise ValidationFailed(
-                    detail=_("No such item in this shop."),
-                    errors={"lines": {str(index): {"item_id": [_("No such item in this shop.")]}}},
-                )
-            if not item.active:
-                raise DomainError(
-                    "item-inactive",
-                    _("%(name)s is no longer on sale.", name=item.name),
-                    lines=[{"item_id": item.id, "name": item.name}],
-                )
-
-        short = [
-            {
-                "item_id": item.id,
-                "name": item.name,
-                "requested": line["quantity"],
-                "available": item.stock,
-            }
-            for line in lines
-            if (item := items[line["item_id"]]).stock < line["quantity"]
-        ]
-        if short:
-            raise DomainError(
-                "out-of-stock",
-                _("Not enough in stock: %(names)s.", names=", ".join(s["name"] for s in short)),
-                lines=short,
-            )
-
-        limited = [items[line["item_id"]] for line in lines if items[line["item_id"]].monthly_limit]
-        used = monthly_used(household_id, [i.id for i in limited], month)
-        over = []
-        for line in lines:
-            item = items[line["item_id"]]
-            if item.monthly_limit is None:
-                continue
-            already = used.get(item.id, 0)
-            if already + line["quantity"] > item.monthly_limit:
-                over.append(
-                    {
-                        "item_id": item.id,
-                        "name": item.name,
-                        "requested": line["quantity"],
-                        "used": already,
-                        "limit": item.monthly_limit,
-                        "remaining": max(0, item.monthly_limit - already),
-                    }
-                )
-        if over:
-            raise DomainError(
-                "limit-reached",
-                _("Over this month's limit: %(names)s.", names=", ".join(o["name"] for o in over)),
-                lines=over,
-                month=month,
-            )
-
+        items = _lock_shop_and_items(shop.id, [line["item_id"] for line in lines])
+        try:
+            _check_sale(household_id, lines, items, month)
+        except DomainError:
+            # The first copy of this very request may have committed while we waited for the shop: its
+            # answer is the answer, even if it took the last of the stock.
+            replay = _replay(key, request_hash)
+            if replay is not None:
+                return RedeemResult(replay, True)
+            raise
         total = sum(items[line["item_id"]].price_points * line["quantity"] for line in lines)
         summary = ", ".join(f"{items[line['item_id']].name}×{line['quantity']}" for line in lines)
         memo = f"{shop.name}: {summary}"[: ledger.MAX_MEMO_LENGTH]
+        tx = _post_redemption(
+            shop, actor, household_id=household_id, total=total, key=key, memo=memo, request_hash=request_hash
+        )
+        if tx.balances_after is None:
+            # The ledger already holds this key: the first copy of this request committed meanwhile.
+            replay = _replay(key, request_hash)
+            if replay is None:
+                raise RuntimeError(f"shop: ledger key {key!r} without its redemption")
+            return RedeemResult(replay, True)
+        redemption = Redemption(
+            shop_id=shop.id,
+            village_id=shop.village_id,
+            household_id=household_id,
+            idempotency_key=key,
+            request_hash=request_hash,
+            total_points=total,
+            # Returned by the posting statement: no second read of the balance.
+            balance_after=tx.balances_after[ledger.household_key(household_id)],
+            transaction_id=tx.id,
+            month=month,
+            actor_id=actor.id,
+            created_at=now,
+        )
+        db.session.add(redemption)
+        db.session.flush()
+        receipt_lines = []
+        for line in lines:
+            item = items[line["item_id"]]
+            receipt_line = RedemptionLine(
+                redemption_id=redemption.id,
+                item_id=item.id,
+                name=item.name,
+                unit=item.unit,
+                price_points=item.price_points,
+                quantity=line["quantity"],
+                points=item.price_points * line["quantity"],
+            )
+            db.session.add(receipt_line)
+            receipt_lines.append(receipt_line)
+            _move(
+                item,
+                "redemption",
+                -line["quantity"],
+                actor_id=actor.id,
+                redemption_id=redemption.id,
+                note=redemption.receipt_no,
+                at=now,
+            )
+        db.session.flush()
+        # The answer is what was just written: no read of it after the commit.
+        set_committed_value(redemption, "lines", sorted(receipt_lines, key=lambda r: r.id))
+        set_committed_value(redemption, "void", None)
+    return RedeemResult(redemption, False)
+
+
+def _prefetch(
+    shop_id: int, household_id: int | None, key: str | None
+) -> tuple[tuple[int, str] | None, tuple[Any, ...]]:
+    """Load the shop and the household into the session: (id, request_hash) of an earlier redemption
+    under `key` if any, and the rows loaded (the session holds them only while someone else does)."""
+    replay_id = select(Redemption.id).where(Redemption.idempotency_key == key).scalar_subquery()
+    replay_hash = select(Redemption.request_hash).where(Redemption.idempotency_key == key).scalar_subquery()
+    query = select(Shop, replay_id, replay_hash).where(Shop.id == shop_id)
+    if household_id is not None:
+        query = query.add_columns(Household).outerjoin(Household, Household.id == household_id)
+    row = db.session.execute(query).first()
+    if row is None or key is None or row[1] is None:
+        return None, tuple(row or ())
+    return (row[1], row[2]), tuple(row)
+
+
+def _replayed(earlier: tuple[int, str], request_hash: str) -> Redemption:
+    if earlier[1] != request_hash:
+        raise DomainError(
+            "idempotency-key-reused",
+            _("This Idempotency-Key was already used for a different redemption."),
+            status=422,
+        )
+    return _load_redemption(earlier[0])
+
+
+def _check_sale(
+    household_id: int, lines: Sequence[dict[str, Any]], items: dict[int, ShopItem], month: str
+) -> None:
+    """Every line's item on sale, in stock and within its monthly limit (under the shop lock)."""
+    for index, line in enumerate(lines):
+        item = items.get(line["item_id"])
+        if item is None:
+            raise ValidationFailed(
+                detail=_("No such item in this shop."),
+                errors={"lines": {str(index): {"item_id": [_("No such item in this shop.")]}}},
+            )
+        if not item.active:
+            raise DomainError(
+                "item-inactive",
+                _("%(name)s is no longer on sale.", name=item.name),
+                lines=[{"item_id": item.id, "name": item.name}],
+            )
+
+    short = [
+        {
+            "item_id": item.id,
+            "name": item.name,
+            "requested": line["quantity"],
+            "available": item.stock,
+        }
+        for line in lines
+        if (item := items[line["item_id"]]).stock < line["quantity"]
+    ]
+    if short:
+        raise DomainError(
+            "out-of-stock",
+            _("Not enough in stock: %(names)s.", names=", ".join(s["name"] for s in short)),
+            lines=short,
+        )
+
+    limited = [items[line["item_id"]] for line in lines if items[line["item_id"]].monthly_limit]
+    used = monthly_used(household_id, [i.id for i in limited], month)
+    over = []
+    for line in lines:
+        item = items[line["item_id"]]
+        if item.monthly_limit is None:
+            continue
+        already = used.get(item.id, 0)
+        if already + line["quantity"] > item.monthly_limit:
+            over.append(
+                {
+                    "item_id": item.id,
+                    "name": item.name,
+                    "requested": line["quantity"],
+                    "used": already,
+                    "limit": item.monthly_limit,
+                    "remaining": max(0, item.monthly_limit - already),
+                }
+            )
+    if over:
+        raise DomainError(
+            "limit-reached",
+            _("Over this month's limit: %(names)s.", names=", ".join(o["name"] for o in over)),
+            lines=over,
+            month=month,
+        )
+
+
+def _post_redemption(
+    shop: Shop, actor: User, *, household_id: int, total: int, key: str, memo: str, request_hash: str
+) -> Any:
+    """The ledger posting of a redemption; a shop made before the ledger gets its account on first use."""
+    for attempt in (1, 2):
         try:
-            tx = ledger.redeem(
-                village_id=village_id,
+            return ledger.redeem(
+                village_id=shop.village_id,
                 household_id=household_id,
                 shop_id=shop.id,
                 points=total,
@@ -632,6 +753,10 @@ def redeem(
                 request_hash=request_hash,
             )
         except DomainError as exc:
+            if exc.code == "account-not-found" and attempt == 1:
+                # Nothing was written; open the account (if that is what is missing) and post again.
+                open_shop_account(shop)
+                continue
             if exc.code == "insufficient-balance":
                 balance = exc.extra.get("balance", ledger.household_balance(household_id))
                 raise DomainError(
@@ -646,46 +771,7 @@ def redeem(
                     shortfall=total - balance,
                 ) from exc
             raise
-        redemption = Redemption(
-            shop_id=shop.id,
-            village_id=village_id,
-            household_id=household_id,
-            idempotency_key=key,
-            request_hash=request_hash,
-            total_points=total,
-            balance_after=ledger.household_balance(household_id),
-            transaction_id=tx.id,
-            month=month,
-            actor_id=actor.id,
-            created_at=now,
-        )
-        db.session.add(redemption)
-        db.session.flush()
-        for line in lines:
-            item = items[line["item_id"]]
-            db.session.add(
-                RedemptionLine(
-                    redemption_id=redemption.id,
-                    item_id=item.id,
-                    name=item.name,
-                    unit=item.unit,
-                    price_points=item.price_points,
-                    quantity=line["quantity"],
-                    points=item.price_points * line["quantity"],
-                )
-            )
-            _move(
-                item,
-                "redemption",
-                -line["quantity"],
-                actor_id=actor.id,
-                redemption_id=redemption.id,
-                note=redemption.receipt_no,
-                at=now,
-            )
-        db.session.flush()
-        redemption_id = redemption.id
-    return RedeemResult(_load_redemption(redemption_id), False)
+    raise AssertionError("unreachable")
 
 
 def _replay(key: str, request_hash: str) -> Redemption | None:
