@@ -141,9 +141,7 @@ def activate(phone: str, pin: str, proof: dict[str, str], address: str) -> User:
     taken = db.session.scalar(select(User).where(User.username == phone))
     by_code = isinstance(held, ActivationCode)
     if (existing is not None or taken is not None) and not by_code:
-        raise DomainError(
-            "already-activated", _l("This member has a login already; log in with it."), status=409
-        )
+        raise _already_activated()
     if taken is not None and taken.id != (existing.id if existing else None):
         raise DomainError(
             "already-activated", _l("This phone number is another login's already."), status=409
