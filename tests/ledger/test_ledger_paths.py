@@ -22,7 +22,7 @@ from merit_bank.errors import DomainError
 from merit_bank.extensions import db
 from merit_bank.ledger import services as ledger
 from merit_bank.ledger.models import ChainHead, Entry, Transaction
-from tests.conftest import DATABASES, _fresh_database, make_app
+from tests.conftest import DATABASES, _fresh_database, app_for
 from tests.ledger.ledger_helpers import open_ledger_village
 
 TRICKY_MEMOS = [
@@ -114,13 +114,10 @@ def _run(app, monkeypatch) -> dict[str, Any]:
 def _database(kind: str, request, tmp_path):
     urls = _fresh_database(kind, request, tmp_path / kind)
     (tmp_path / kind).mkdir()
-    app = make_app(next(urls))
     try:
-        yield app
+        with app_for(next(urls)) as app:
+            yield app
     finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
         urls.close()
 
 
