@@ -18,6 +18,8 @@ from ..households import services as household_services
 from ..households.models import Household
 from ..inputs import parse_id
 from ..ledger import services as ledger
+from ..paging import count as count_rows
+from ..paging import paginate
 from ..rules import services as rule_services
 from ..rules.models import Rule
 from ..villages.models import Village
@@ -166,8 +168,8 @@ def new_claim():
 def my_claims():
     """The villager's household's claims, newest first, each with its state in plain words."""
     user: User = g.user
-    claims = db.session.scalars(services.list_claims(user).limit(200)).all()
-    return render_template("claims/mine.html", rows=services.claim_details(list(claims)))
+    pager = paginate(services.list_claims(user))
+    return render_template("claims/mine.html", rows=services.claim_details(pager.items), pager=pager)
 
 
 # --- one claim -------------------------------------------------------------------------------------
@@ -279,14 +281,24 @@ def review():
     council = request.args.get("council") if request.args.get("council") in councils else None
     status = request.args.get("status", "review")
     statuses: Any = list(REVIEWABLE) if status == "review" else status if status in STATUSES else None
-    query = services.list_claims(user, status=statuses, council=council).limit(200)
-    claims = list(db.session.scalars(query))
-    rows = services.claim_details(claims)
+    query = services.list_claims(user, status=statuses, council=council)
+    if status == "review" or status in REVIEWABLE:
+        # A queue is worked from its oldest end; decided claims (history) stay newest first.
+        query = query.order_by(None).order_by(Claim.created_at, Claim.id)
+    pager = paginate(query)
+    waiting = (
+        pager.total
+        if status == "review"
+        else count_rows(services.list_claims(user, status=list(REVIEWABLE), council=council))
+    )
+    rows = services.claim_details(pager.items)
     for row in rows:
         row["can_review"] = policy.can_review(user, row["claim"])
     return render_template(
         "claims/review.html",
         rows=rows,
+        pager=pager,
+        waiting=waiting,
         can_post_due=policy.can_post_due(user),
         councils=councils,
         council=council,

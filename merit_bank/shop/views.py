@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
 
 from .. import web
 from ..auth import policy as auth_policy
@@ -26,8 +26,9 @@ from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..households.models import Household
 from ..ledger import services as ledger
+from ..paging import paginate
 from . import policy, services
-from .models import Shop
+from .models import RedemptionVoid, Shop
 from .schemas import ItemCreateSchema, ItemUpdateSchema, RestockSchema, ShopCreateSchema, StocktakeSchema
 
 bp = Blueprint("shop", __name__, url_prefix="/shop")
@@ -261,8 +262,8 @@ def movements(shop_id: int, item_id: int):
     """An item's stock log."""
     shop = services.staff_shop(g.user, shop_id)
     item = services.get_item(g.user, shop_id, item_id)
-    rows = db.session.scalars(services.item_movements(g.user, shop_id, item_id).limit(500)).all()
-    return render_template("shop/movements.html", shop=shop, item=item, rows=rows)
+    pager = paginate(services.item_movements(g.user, shop_id, item_id))
+    return render_template("shop/movements.html", shop=shop, item=item, rows=pager.items, pager=pager)
 
 
 @bp.get("/photos/<name>")
@@ -291,7 +292,15 @@ def redemptions(shop_id: int):
         day = services.local_date(services.clock())
     start = datetime.combine(day, time(0), tzinfo=services.zone())
     query = services.list_redemptions(g.user, shop_id=shop.id, start=start, end=start + timedelta(days=1))
-    rows = db.session.scalars(query.limit(500)).all()
+    pager = paginate(query)
+    rows = pager.items
+    # The day's total counts every redemption of the day, not only this page's.
+    of_day = query.order_by(None).subquery()
+    day_total = db.session.scalar(
+        select(func.coalesce(func.sum(of_day.c.total_points), 0)).where(
+            ~exists().where(RedemptionVoid.redemption_id == of_day.c.id)
+        )
+    )
     households = {
         h.id: h
         for h in db.session.scalars(select(Household).where(Household.id.in_({r.household_id for r in rows})))
@@ -300,6 +309,8 @@ def redemptions(shop_id: int):
         "shop/redemptions.html",
         shop=shop,
         rows=rows,
+        pager=pager,
+        day_total=day_total,
         households=households,
         day=day,
         today=services.local_date(services.clock()),
