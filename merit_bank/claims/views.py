@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from .. import web
 from ..auth.models import User
+from ..clock import local_today
 from ..errors import DomainError
 from ..extensions import db
 from ..households import services as household_services
@@ -112,7 +113,7 @@ def _claimable_rules(user: User, village_id: int | None) -> list[Rule]:
         user, active=True, village_id=village_id, positive_only=not policy.claims_deductions(user)
     )
     rules = db.session.scalars(query).all()
-    today = services.local_today()
+    today = local_today()
     return [r for r in rules if policy.may_claim_rule(user, r.points, r.council) and r.effective_on(today)]
 
 
@@ -158,7 +159,7 @@ def new_claim():
         rules=rules,
         form=form,
         errors=errors,
-        today=services.local_today().isoformat(),
+        today=local_today().isoformat(),
         finds_household_by_code=not policy.files_for_own_household(user),
     ), (422 if errors else 200)
 
@@ -336,5 +337,5 @@ def board(village_code: str):
         village=village,
         rows=rows,
         may_object=may_object,
-        printed_on=services.local_today(),
+        printed_on=local_today(),
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
@@ -19,6 +18,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from marshmallow import ValidationError
 
 from ..auth.models import User
+from ..clock import local_zone
 from ..errors import DomainError
 from ..extensions import db
 from ..inputs import parse_id, strip_control
@@ -55,10 +55,6 @@ def _device() -> str:
     return strip_control(request.headers.get("User-Agent") or "")[:200]
 
 
-def _local_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
-
-
 def _local_input(value: str) -> str:
     """A `datetime-local` form value as ISO 8601 with the village's offset."""
     if not value:
@@ -69,7 +65,7 @@ def _local_input(value: str) -> str:
         return value  # the schema reports it as invalid
     if naive.tzinfo is not None:
         return naive.isoformat()
-    return naive.replace(tzinfo=_local_zone()).isoformat()
+    return naive.replace(tzinfo=local_zone()).isoformat()
 
 
 def _rules_for(user: User, village_id: int | None) -> list[Any]:

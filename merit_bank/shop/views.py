@@ -22,6 +22,7 @@ from sqlalchemy import exists, func, select
 from .. import web
 from ..auth import policy as auth_policy
 from ..auth.models import User
+from ..clock import local_date, local_zone
 from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..households.models import Household
@@ -144,8 +145,8 @@ def receipt(redemption_id: int):
         can_void=policy.may_void(
             g.user,
             redemption,
-            today=services.local_date(services.clock()),
-            day=services.local_date(redemption.created_at),
+            today=local_date(services.clock()),
+            day=local_date(redemption.created_at),
         ),
         balance_now=ledger.household_balance(household.id),
     )
@@ -289,8 +290,8 @@ def redemptions(shop_id: int):
     try:
         day = datetime.strptime(day_text, "%Y-%m-%d").date()
     except ValueError:
-        day = services.local_date(services.clock())
-    start = datetime.combine(day, time(0), tzinfo=services.zone())
+        day = local_date(services.clock())
+    start = datetime.combine(day, time(0), tzinfo=local_zone())
     query = services.list_redemptions(g.user, shop_id=shop.id, start=start, end=start + timedelta(days=1))
     pager = paginate(query)
     rows = pager.items
@@ -313,7 +314,7 @@ def redemptions(shop_id: int):
         day_total=day_total,
         households=households,
         day=day,
-        today=services.local_date(services.clock()),
+        today=local_date(services.clock()),
         prev_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
     )
