@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+# The village's councils (理事会), each a code stored on rules, claims, ledger entries and clerks.
+COUNCILS = (
+    "volunteer",
+    "covenant",
+    "wedding_funeral",
+    "villagers_council",
+    "moral_review",
+    "anti_drug_gambling",
+)
+
 COUNCIL_LABELS = {
     "volunteer": _l("Volunteer service"),
     "covenant": _l("Village covenant"),

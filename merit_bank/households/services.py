@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..auth.models import User
-from ..auth.scope import ensure_village
 from ..database import is_sqlite, transaction
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
@@ -231,14 +230,6 @@ def reissue_card(actor: User, household_id: int) -> Household:
     with transaction():
         household.card_version += 1
     return household
-
-
-def village_of(actor: User, village_id: int) -> Village:
-    ensure_village(actor, village_id)
-    village = db.session.get(Village, village_id)
-    if village is None:
-        raise NotFound("not-found", _l("No such village."))
-    return village
 
 
 # --- identity-number key rotation ------------------------------------------------------------------------
