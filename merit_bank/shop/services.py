@@ -436,7 +436,7 @@ def household_for_shop(
     if card_token:
         household = households.household_from_card(card_token)
     elif code:
-        household = db.session.scalar(select(Household).where(Household.code == code.strip().upper()[:12]))
+        household = households.household_by_code(code.strip()[:12])
     elif household_id is not None:
         household = db.session.get(Household, household_id)
     else:
