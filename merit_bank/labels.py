@@ -31,6 +31,34 @@ ROLE_LABELS = {
 }
 
 
+# Claim statuses (claims/models.py STATUSES) in two registers kept side by side: a short word for
+# tables, reports and exports, and a phrase that tells the claimant what happens next on their pages.
+CLAIM_STATUS_LABELS = {
+    "pending": _l("Pending review"),
+    "approved": _l("Approved once"),
+    "in_notice": _l("In public notice"),
+    "posted": _l("Posted"),
+    "rejected": _l("Rejected"),
+    "disputed": _l("Disputed"),
+}
+CLAIM_STATUS_EXPLAINED = {
+    "pending": _l("Waiting for review"),
+    "approved": _l("Approved once, waiting for a second approval"),
+    "in_notice": _l("Under public notice"),
+    "posted": _l("Points credited"),
+    "rejected": _l("Rejected"),
+    "disputed": _l("Objected to, back in review"),
+}
+REDEMPTION_STATUS_LABELS = {
+    "completed": _l("Completed"),
+    "voided": _l("Voided"),
+}
+
+
+def claim_status_explained(code: str) -> str:
+    return str(CLAIM_STATUS_EXPLAINED.get(code, code))
+
+
 def council_label(code: str) -> str:
     return str(COUNCIL_LABELS.get(code, code))
 

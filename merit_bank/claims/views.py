@@ -18,6 +18,7 @@ from ..extensions import db
 from ..households import services as household_services
 from ..households.models import Household
 from ..inputs import parse_id
+from ..labels import claim_status_explained
 from ..ledger import services as ledger
 from ..paging import count as count_rows
 from ..paging import paginate
@@ -30,14 +31,6 @@ from .schemas import ClaimCreateSchema
 
 bp = Blueprint("claims", __name__)
 
-STATUS_LABELS = {
-    "pending": _l("Waiting for review"),
-    "approved": _l("Approved once, waiting for a second approval"),
-    "in_notice": _l("Under public notice"),
-    "posted": _l("Points credited"),
-    "rejected": _l("Rejected"),
-    "disputed": _l("Objected to, back in review"),
-}
 ACTION_LABELS = {
     "create": _l("Filed"),
     "approve": _l("Approved"),
@@ -97,7 +90,7 @@ def _claims_globals() -> dict[str, Any]:
 
     return {
         "claims_home": claims_home,
-        "claim_status_label": lambda code: str(STATUS_LABELS.get(code, code)),
+        "claim_status_label": claim_status_explained,
         # Not a permission, but the undecided statuses live in the policy, not in templates.
         "claim_is_waiting": policy.is_waiting,
         "claim_action_label": lambda code: str(ACTION_LABELS.get(code, code)),

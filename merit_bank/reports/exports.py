@@ -24,7 +24,7 @@ from ..clock import local_zone
 from ..database import is_sqlite
 from ..extensions import db
 from ..households.models import Household, Member
-from ..labels import council_label
+from ..labels import CLAIM_STATUS_LABELS, REDEMPTION_STATUS_LABELS, council_label
 from ..ledger.models import Account, Entry, Transaction
 from ..spreadsheets import SafeCsvWriter, append_row
 from ..villages.models import Village, VillageGroup
@@ -46,16 +46,7 @@ KIND_LABELS = {
     "reversal": _l("Reversal"),
     "adjustment": _l("Adjustment"),
 }
-STATUS_LABELS = {
-    "pending": _l("Pending review"),
-    "approved": _l("Approved once"),
-    "in_notice": _l("In public notice"),
-    "posted": _l("Posted"),
-    "rejected": _l("Rejected"),
-    "disputed": _l("Disputed"),
-    "completed": _l("Completed"),
-    "voided": _l("Voided"),
-}
+STATUS_LABELS = {**CLAIM_STATUS_LABELS, **REDEMPTION_STATUS_LABELS}
 METHOD_LABELS = {"self": _l("Own phone"), "card": _l("Household card"), "code": _l("Household code")}
 
 
