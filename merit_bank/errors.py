@@ -57,11 +57,6 @@ class ValidationFailed(DomainError):
     code = "validation-error"
 
 
-class Unauthorized(DomainError):
-    status = 401
-    code = "unauthorized"
-
-
 _SLUGS = {
     400: "bad-request",
     401: "unauthorized",

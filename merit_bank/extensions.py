@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask_babel import Babel
 from flask_jwt_extended import JWTManager
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
@@ -30,4 +29,3 @@ migrate = Migrate()
 jwt = JWTManager()
 babel = Babel()
 csrf = CSRFProtect()
-api = Api()

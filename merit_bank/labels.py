@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+# The village's councils (理事会), each a code stored on rules, claims, ledger entries and clerks.
+COUNCILS = (
+    "volunteer",
+    "covenant",
+    "wedding_funeral",
+    "villagers_council",
+    "moral_review",
+    "anti_drug_gambling",
+)
+
 COUNCIL_LABELS = {
     "volunteer": _l("Volunteer service"),
     "covenant": _l("Village covenant"),
@@ -19,6 +29,34 @@ ROLE_LABELS = {
     "shopkeeper": _l("Shopkeeper"),
     "villager": _l("Villager"),
 }
+
+
+# Claim statuses (claims/models.py STATUSES) in two registers kept side by side: a short word for
+# tables, reports and exports, and a phrase that tells the claimant what happens next on their pages.
+CLAIM_STATUS_LABELS = {
+    "pending": _l("Pending review"),
+    "approved": _l("Approved once"),
+    "in_notice": _l("In public notice"),
+    "posted": _l("Posted"),
+    "rejected": _l("Rejected"),
+    "disputed": _l("Disputed"),
+}
+CLAIM_STATUS_EXPLAINED = {
+    "pending": _l("Waiting for review"),
+    "approved": _l("Approved once, waiting for a second approval"),
+    "in_notice": _l("Under public notice"),
+    "posted": _l("Points credited"),
+    "rejected": _l("Rejected"),
+    "disputed": _l("Objected to, back in review"),
+}
+REDEMPTION_STATUS_LABELS = {
+    "completed": _l("Completed"),
+    "voided": _l("Voided"),
+}
+
+
+def claim_status_explained(code: str) -> str:
+    return str(CLAIM_STATUS_EXPLAINED.get(code, code))
 
 
 def council_label(code: str) -> str:

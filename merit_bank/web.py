@@ -24,6 +24,7 @@ from .form_errors import form_errors
 from .households import services as household_services
 from .households.schemas import HouseholdCreateSchema
 from .inputs import parse_id
+from .paging import paginate
 from .villages import services as village_services
 from .villages.schemas import VillageCreateSchema
 
@@ -258,11 +259,11 @@ def admin_households():
         except (ValidationError, DomainError) as exc:
             errors = form_errors(exc)
     q = request.args.get("q", "")[:50]
-    query = household_services.search_households(g.user, None, q or None).limit(200)
-    rows = household_services.with_balances(list(db.session.scalars(query).all()))
-    return render_template("admin/households.html", rows=rows, villages=villages, errors=errors, q=q), (
-        422 if errors else 200
-    )
+    pager = paginate(household_services.search_households(g.user, None, q or None))
+    rows = household_services.with_balances(pager.items)
+    return render_template(
+        "admin/households.html", rows=rows, pager=pager, villages=villages, errors=errors, q=q
+    ), (422 if errors else 200)
 
 
 @bp.route("/admin/users", methods=["GET", "POST"])
@@ -287,10 +288,16 @@ def admin_users():
             return redirect(url_for("web.admin_users"))
         except (ValidationError, DomainError) as exc:
             errors = form_errors(exc)
-    users = db.session.scalars(auth_services.list_users(g.user).limit(500)).all()
+    pager = paginate(auth_services.list_users(g.user))
     villages = db.session.scalars(village_services.list_villages(g.user)).all()
     return render_template(
-        "admin/users.html", users=users, villages=villages, roles=ROLES, councils=COUNCILS, errors=errors
+        "admin/users.html",
+        users=pager.items,
+        pager=pager,
+        villages=villages,
+        roles=ROLES,
+        councils=COUNCILS,
+        errors=errors,
     ), (422 if errors else 200)
 
 

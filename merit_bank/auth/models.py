@@ -9,16 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import UTCDateTime, utcnow
 from ..extensions import db
+from ..labels import COUNCILS as COUNCILS  # the councils a clerk can belong to
 
 ROLES = ("admin", "clerk", "shopkeeper", "villager")
-COUNCILS = (
-    "volunteer",
-    "covenant",
-    "wedding_funeral",
-    "villagers_council",
-    "moral_review",
-    "anti_drug_gambling",
-)
 
 
 class User(db.Model):

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
@@ -20,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..clock import local_now
 from ..database import is_sqlite, transaction, utcnow
 from ..errors import DomainError, NotFound
 from ..extensions import db
@@ -105,8 +105,7 @@ def chain_hashes(village_id: int, seqs: Iterable[int]) -> dict[int, str]:
 
 
 def _local_now() -> str:
-    zone = ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
-    return utcnow().astimezone(zone).isoformat(timespec="seconds")
+    return local_now().isoformat(timespec="seconds")
 
 
 def latest(village_id: int) -> Checkpoint | None:

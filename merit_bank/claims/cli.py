@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from .. import demo as demo_module
 from ..auth.models import User
+from ..clock import local_today
 from ..database import utcnow
 from ..extensions import db
 from ..rules import services as rule_services
@@ -38,7 +39,7 @@ def seed_demo_claims(demo: demo_module.Demo) -> None:
     users = {u.username: u for u in db.session.scalars(select(User).where(User.username.in_(phones)))}
     villagers = [users[p] for p in phones]
     homes = demo.households
-    today = services.local_today()
+    today = local_today()
 
     def claim(index: int, code: str, note: str, days_ago: int = 1, quantity: int = 1):
         villager = villagers[index]

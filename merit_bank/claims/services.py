@@ -13,13 +13,12 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import IO, Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
+from ..clock import local_date, local_today, local_zone
 from ..database import is_sqlite, savepoint, transaction, utcnow
 from ..errors import DomainError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
@@ -39,19 +38,6 @@ MAX_CLAIM_AGE_DAYS = 366
 
 
 # --- time --------------------------------------------------------------------------------------------
-
-
-def local_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
-
-
-def local_date(moment: datetime) -> date:
-    """The calendar day of a moment in the deployment's zone (Asia/Shanghai by default)."""
-    return moment.astimezone(local_zone()).date()
-
-
-def local_today() -> date:
-    return local_date(utcnow())
 
 
 def _month_bounds(day: date) -> tuple[date, date]:

@@ -12,12 +12,16 @@ from sqlalchemy import func, select
 
 from .. import web
 from ..auth.models import User
+from ..clock import local_today
 from ..errors import DomainError
 from ..extensions import db
 from ..households import services as household_services
 from ..households.models import Household
 from ..inputs import parse_id
+from ..labels import claim_status_explained
 from ..ledger import services as ledger
+from ..paging import count as count_rows
+from ..paging import paginate
 from ..rules import services as rule_services
 from ..rules.models import Rule
 from ..villages.models import Village
@@ -27,14 +31,6 @@ from .schemas import ClaimCreateSchema
 
 bp = Blueprint("claims", __name__)
 
-STATUS_LABELS = {
-    "pending": _l("Waiting for review"),
-    "approved": _l("Approved once, waiting for a second approval"),
-    "in_notice": _l("Under public notice"),
-    "posted": _l("Points credited"),
-    "rejected": _l("Rejected"),
-    "disputed": _l("Objected to, back in review"),
-}
 ACTION_LABELS = {
     "create": _l("Filed"),
     "approve": _l("Approved"),
@@ -94,7 +90,7 @@ def _claims_globals() -> dict[str, Any]:
 
     return {
         "claims_home": claims_home,
-        "claim_status_label": lambda code: str(STATUS_LABELS.get(code, code)),
+        "claim_status_label": claim_status_explained,
         # Not a permission, but the undecided statuses live in the policy, not in templates.
         "claim_is_waiting": policy.is_waiting,
         "claim_action_label": lambda code: str(ACTION_LABELS.get(code, code)),
@@ -110,7 +106,7 @@ def _claimable_rules(user: User, village_id: int | None) -> list[Rule]:
         user, active=True, village_id=village_id, positive_only=not policy.claims_deductions(user)
     )
     rules = db.session.scalars(query).all()
-    today = services.local_today()
+    today = local_today()
     return [r for r in rules if policy.may_claim_rule(user, r.points, r.council) and r.effective_on(today)]
 
 
@@ -156,7 +152,7 @@ def new_claim():
         rules=rules,
         form=form,
         errors=errors,
-        today=services.local_today().isoformat(),
+        today=local_today().isoformat(),
         finds_household_by_code=not policy.files_for_own_household(user),
     ), (422 if errors else 200)
 
@@ -166,8 +162,8 @@ def new_claim():
 def my_claims():
     """The villager's household's claims, newest first, each with its state in plain words."""
     user: User = g.user
-    claims = db.session.scalars(services.list_claims(user).limit(200)).all()
-    return render_template("claims/mine.html", rows=services.claim_details(list(claims)))
+    pager = paginate(services.list_claims(user))
+    return render_template("claims/mine.html", rows=services.claim_details(pager.items), pager=pager)
 
 
 # --- one claim -------------------------------------------------------------------------------------
@@ -279,14 +275,24 @@ def review():
     council = request.args.get("council") if request.args.get("council") in councils else None
     status = request.args.get("status", "review")
     statuses: Any = list(REVIEWABLE) if status == "review" else status if status in STATUSES else None
-    query = services.list_claims(user, status=statuses, council=council).limit(200)
-    claims = list(db.session.scalars(query))
-    rows = services.claim_details(claims)
+    query = services.list_claims(user, status=statuses, council=council)
+    if status == "review" or status in REVIEWABLE:
+        # A queue is worked from its oldest end; decided claims (history) stay newest first.
+        query = query.order_by(None).order_by(Claim.created_at, Claim.id)
+    pager = paginate(query)
+    waiting = (
+        pager.total
+        if status == "review"
+        else count_rows(services.list_claims(user, status=list(REVIEWABLE), council=council))
+    )
+    rows = services.claim_details(pager.items)
     for row in rows:
         row["can_review"] = policy.can_review(user, row["claim"])
     return render_template(
         "claims/review.html",
         rows=rows,
+        pager=pager,
+        waiting=waiting,
         can_post_due=policy.can_post_due(user),
         councils=councils,
         council=council,
@@ -324,5 +330,5 @@ def board(village_code: str):
         village=village,
         rows=rows,
         may_object=may_object,
-        printed_on=services.local_today(),
+        printed_on=local_today(),
     )

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import click
-from flask import current_app
 from sqlalchemy import select
 
 from .. import demo as demo_module
+from ..clock import local_zone
 from ..extensions import db
 from ..rules.models import Rule
 from . import services, tokens
@@ -28,7 +27,7 @@ def seed_demo_events(demo: demo_module.Demo) -> None:
     ]
     if any(code not in rules for _title, code, _where, _cap, _rotating in wanted):
         return  # the rulebook was not seeded (another domain missing): no events to make
-    zone = ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
+    zone = local_zone()
     today = tokens.now().astimezone(zone).date()
     starts = datetime.combine(today, time(0, 0), zone)
     created = []

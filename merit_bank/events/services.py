@@ -832,7 +832,3 @@ def roster(actor: User, event_id: int) -> list[dict[str, Any]]:
         }
         for h in households
     ]
-
-
-def event_village(event: Event) -> Village:
-    return db.session.get_one(Village, event.village_id)

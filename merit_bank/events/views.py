@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
@@ -19,10 +18,12 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from marshmallow import ValidationError
 
 from ..auth.models import User
+from ..clock import local_zone
 from ..errors import DomainError
 from ..extensions import db
 from ..inputs import parse_id, strip_control
 from ..labels import council_label
+from ..paging import paginate
 from ..villages import services as village_services
 from ..web import login_required, nav_providers, page_user, villager_home_sections
 from . import policy, services, tokens
@@ -54,10 +55,6 @@ def _device() -> str:
     return strip_control(request.headers.get("User-Agent") or "")[:200]
 
 
-def _local_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Shanghai"))
-
-
 def _local_input(value: str) -> str:
     """A `datetime-local` form value as ISO 8601 with the village's offset."""
     if not value:
@@ -68,7 +65,7 @@ def _local_input(value: str) -> str:
         return value  # the schema reports it as invalid
     if naive.tzinfo is not None:
         return naive.isoformat()
-    return naive.replace(tzinfo=_local_zone()).isoformat()
+    return naive.replace(tzinfo=local_zone()).isoformat()
 
 
 def _rules_for(user: User, village_id: int | None) -> list[Any]:
@@ -111,12 +108,14 @@ def event_list():
             errors = exc.errors or {"_": [exc.detail or exc.code]}
     villages = list(db.session.scalars(village_services.list_villages(user)))
     village_id = user.village_id or (villages[0].id if len(villages) == 1 else None)
-    events = list(db.session.scalars(services.list_events(user).limit(100)))
+    pager = paginate(services.list_events(user))
+    events = pager.items
     counts = services.checkin_counts([e.id for e in events])
     now = tokens.now()
     return render_template(
         "events/list.html",
         events=events,
+        pager=pager,
         counts=counts,
         now=now,
         villages=villages,
@@ -164,12 +163,14 @@ def checkout(event_id: int, checkin_id: int):
 @login_required(policy.runs_events)
 def scan_choose():
     """Pick the event to scan cards for; with one event running, go straight to it."""
-    events = list(db.session.scalars(services.list_events(g.user, current=True).limit(50)))
+    pager = paginate(services.list_events(g.user, current=True))
+    events = pager.items
     now = tokens.now()
     running = [e for e in events if e.starts_at <= now <= e.ends_at]
-    if len(running) == 1:
+    # Only when every current event is on this page is "the one running event" certain.
+    if len(running) == 1 and pager.pages == 1:
         return redirect(url_for("events.scan_page", event_id=running[0].id))
-    return render_template("events/scan_choose.html", events=events, now=now)
+    return render_template("events/scan_choose.html", events=events, now=now, pager=pager)
 
 
 @bp.get("/events/<int:event_id>/scan")

@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..auth.models import User
-from ..auth.scope import ensure_village
 from ..database import is_sqlite, transaction
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
@@ -165,8 +164,17 @@ def get_household(actor: User, household_id: int) -> Household:
     return household
 
 
+def household_by_code(code: str, among: Select | None = None) -> Household | None:
+    """The household a typed or printed code names (spaces and case ignored), within `among` if given.
+
+    The one lookup by code: each caller keeps its own scope, through `among` or its policy afterwards.
+    """
+    query = among if among is not None else select(Household)
+    return db.session.scalar(query.where(Household.code == code.strip().upper()))
+
+
 def find_by_code(actor: User, code: str) -> Household:
-    household = db.session.scalar(visible_households(actor).where(Household.code == code.strip().upper()))
+    household = household_by_code(code, among=visible_households(actor))
     if household is None:
         raise NotFound("not-found", _l("No household with that code."))
     return household
@@ -231,14 +239,6 @@ def reissue_card(actor: User, household_id: int) -> Household:
     with transaction():
         household.card_version += 1
     return household
-
-
-def village_of(actor: User, village_id: int) -> Village:
-    ensure_village(actor, village_id)
-    village = db.session.get(Village, village_id)
-    if village is None:
-        raise NotFound("not-found", _l("No such village."))
-    return village
 
 
 # --- identity-number key rotation ------------------------------------------------------------------------

@@ -15,17 +15,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import UTCDateTime, utcnow
 from ..extensions import db
+from ..labels import COUNCILS as COUNCILS  # the councils points are awarded under
 
 ACCOUNT_KINDS = ("household", "issuing", "suspense", "shop")
 TRANSACTION_KINDS = ("award", "deduction", "redemption", "reversal", "adjustment")
-COUNCILS = (
-    "volunteer",
-    "covenant",
-    "wedding_funeral",
-    "villagers_council",
-    "moral_review",
-    "anti_drug_gambling",
-)
 # The previous hash of a village's first transaction.
 GENESIS_HASH = "0" * 64
 

@@ -15,7 +15,7 @@ How a posting stays correct under concurrency (see docs/ledger.md, "Concurrency"
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -944,13 +944,6 @@ def list_transactions(
         .offset((page - 1) * per_page)
     ).all()
     return {"items": list(rows), "total": total, "page": page}
-
-
-def account_keys(account_ids: Iterable[int]) -> dict[int, str]:
-    ids = list(set(account_ids))
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(Account.id, Account.key).where(Account.id.in_(ids))).all())
 
 
 # --- verification -----------------------------------------------------------------------------------

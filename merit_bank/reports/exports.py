@@ -20,14 +20,15 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, literal, select
 
+from ..clock import local_zone
 from ..database import is_sqlite
 from ..extensions import db
 from ..households.models import Household, Member
-from ..labels import council_label
+from ..labels import CLAIM_STATUS_LABELS, REDEMPTION_STATUS_LABELS, council_label
 from ..ledger.models import Account, Entry, Transaction
 from ..spreadsheets import SafeCsvWriter, append_row
 from ..villages.models import Village, VillageGroup
-from .periods import Period, zone
+from .periods import Period
 from .services import _t, analytic_reads, point_class
 
 FORMATS = ("csv", "xlsx")
@@ -45,16 +46,7 @@ KIND_LABELS = {
     "reversal": _l("Reversal"),
     "adjustment": _l("Adjustment"),
 }
-STATUS_LABELS = {
-    "pending": _l("Pending review"),
-    "approved": _l("Approved once"),
-    "in_notice": _l("In public notice"),
-    "posted": _l("Posted"),
-    "rejected": _l("Rejected"),
-    "disputed": _l("Disputed"),
-    "completed": _l("Completed"),
-    "voided": _l("Voided"),
-}
+STATUS_LABELS = {**CLAIM_STATUS_LABELS, **REDEMPTION_STATUS_LABELS}
 METHOD_LABELS = {"self": _l("Own phone"), "card": _l("Household card"), "code": _l("Household code")}
 
 
@@ -90,7 +82,7 @@ class _LocalTime:
     """Formats UTC timestamps as local wall-clock text, cheaply for millions of rows."""
 
     def __init__(self) -> None:
-        self.zone = zone()
+        self.zone = local_zone()
 
     def __call__(self, value: datetime | None) -> str:
         if value is None:
@@ -103,7 +95,7 @@ def _time_text(column) -> tuple[Any, Callable[[Any], str]]:
     millions of rows), in Python on SQLite."""
     if is_sqlite():
         return column, _LocalTime()
-    expr = func.to_char(func.timezone(zone().key, column), "YYYY-MM-DD HH24:MI:SS")
+    expr = func.to_char(func.timezone(local_zone().key, column), "YYYY-MM-DD HH24:MI:SS")
     return expr, lambda value: value or ""
 
 

@@ -4,34 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
-from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 
-from ..database import utcnow
+from ..clock import local_midnight, local_today
 from ..errors import ValidationFailed
 
 # A report over more than ten years is a mistake, and bounding it keeps month buckets few.
 MAX_DAYS = 3700
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def zone() -> ZoneInfo:
-    """The zone of days and months for reports (the deployment's, Asia/Shanghai by default)."""
-    name = current_app.config.get("TIMEZONE", "Asia/Shanghai") if has_app_context() else "Asia/Shanghai"
-    return ZoneInfo(name)
-
-
-def local_midnight(day: date) -> datetime:
-    """The UTC moment a local calendar day begins."""
-    return datetime.combine(day, time(), zone()).astimezone(UTC)
-
-
-def today() -> date:
-    return utcnow().astimezone(zone()).date()
 
 
 def _next_month(day: date) -> date:
@@ -94,12 +77,12 @@ def year_period(year: int) -> Period:
 
 
 def current_month() -> Period:
-    return month_period(today().strftime("%Y-%m"))
+    return month_period(local_today().strftime("%Y-%m"))
 
 
 def last_months(count: int, ending: date | None = None) -> Period:
     """The `count` whole local months ending with the month of `ending` (today by default)."""
-    end_day = ending or today()
+    end_day = ending or local_today()
     first = end_day.replace(day=1)
     for _ in range(count - 1):
         first = (first - timedelta(days=1)).replace(day=1)
@@ -160,9 +143,9 @@ def parse_period(
     first = _parse_day(start, "from") if start else None
     last = _parse_day(end, "to") if end else None
     if first is None:
-        first = (last or today()).replace(day=1)
+        first = (last or local_today()).replace(day=1)
     if last is None:
-        last = max(first, today())
+        last = max(first, local_today())
     if last < first:
         raise ValidationFailed(errors={"to": [_l("The end is before the start.")]})
     if (last - first).days > MAX_DAYS:

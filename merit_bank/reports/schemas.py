@@ -46,12 +46,6 @@ class ImportArgs(_Query):
     dry_run = fields.Boolean(load_default=False)
 
 
-class PeriodSchema(StrictSchema):
-    start = fields.String(data_key="from")
-    end = fields.String(data_key="to")
-    label = fields.String()
-
-
 class RankingRowSchema(StrictSchema):
     rank = fields.Integer()
     tied = fields.Boolean()

@@ -20,6 +20,7 @@ from sqlalchemy.sql import Select
 
 from ..auth.models import User
 from ..auth.scope import ensure_village, visible_village_ids
+from ..clock import local_zone
 from ..database import is_sqlite
 from ..errors import NotFound
 from ..extensions import db
@@ -27,7 +28,7 @@ from ..households.models import Household
 from ..ledger.models import COUNCILS, Account, Entry, Transaction
 from ..villages.models import Village, VillageGroup
 from . import policy
-from .periods import Period, zone
+from .periods import Period
 
 DEFAULT_TOP = 10
 
@@ -426,7 +427,7 @@ def _checkins(village_ids: Sequence[int] | None, period: Period) -> list[dict[st
             "event_id": i,
             "village_id": v,
             "title": title,
-            "starts_at": starts.astimezone(zone()).isoformat(),
+            "starts_at": starts.astimezone(local_zone()).isoformat(),
             "checkins": int(n),
         }
         for i, v, title, starts, n in db.session.execute(query)

@@ -13,12 +13,12 @@ from sqlalchemy.orm import selectinload
 
 from ..auth.models import User
 from ..auth.scope import is_deployment_admin
-from ..extensions import db
 from ..households import services as household_services
 from ..households.models import Household
 from ..inputs import parse_id
 from ..labels import council_label
 from ..ledger.models import COUNCILS
+from ..paging import paginate
 from ..qr import qr_svg
 from ..villages import services as village_services
 from ..villages.models import Village
@@ -28,7 +28,7 @@ from .periods import Period, last_months, parse_period
 
 bp = Blueprint("reports", __name__)
 
-MAX_CARDS = 2000
+MAX_CARDS = 2000  # cards on one page of the sheet set; a larger village pages on
 
 
 def _nav(user: User) -> list[dict[str, str]]:
@@ -249,12 +249,15 @@ def cards():
         group = services.report_group(village, _int_arg("group_id"))
         if group is not None:
             query = query.where(Household.group_id == group.id)
-    households = list(db.session.scalars(query.limit(MAX_CARDS)))
+    pager = paginate(query, per_page=MAX_CARDS)
+    households = pager.items
     cards = [
         {"household": h, "qr": _inline_svg(qr_svg(household_services.card_token(h)))} for h in households
     ]
     pages = [cards[i : i + 10] for i in range(0, len(cards), 10)]
-    return render_template("reports/cards.html", pages=pages, count=len(cards), **_context(village, None))
+    return render_template(
+        "reports/cards.html", pages=pages, count=len(cards), pager=pager, **_context(village, None)
+    )
 
 
 def _inline_svg(svg: bytes) -> Markup:

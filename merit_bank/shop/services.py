@@ -22,13 +22,12 @@ import io
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
+from flask import current_app
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -38,6 +37,7 @@ from ..auth import policy as auth_policy
 from ..auth.models import User
 from ..auth.scope import ensure_manages_village, visible_village_ids
 from ..checkpoints import services as checkpoints
+from ..clock import local_date, local_month
 from ..database import is_sqlite, savepoint, transaction, utcnow
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
@@ -63,21 +63,6 @@ clock: Callable[[], datetime] = utcnow
 # --- time -------------------------------------------------------------------------------------------
 
 
-def zone() -> ZoneInfo:
-    """The zone of days and months (Asia/Shanghai unless configured otherwise)."""
-    name = current_app.config.get("TIMEZONE", "Asia/Shanghai") if has_app_context() else "Asia/Shanghai"
-    return ZoneInfo(name)
-
-
-def local_date(moment: datetime) -> date:
-    return moment.astimezone(zone()).date()
-
-
-def month_of(moment: datetime) -> str:
-    """YYYY-MM of a moment in the local zone."""
-    return moment.astimezone(zone()).strftime("%Y-%m")
-
-
 def parse_month(value: str) -> str:
     """A YYYY-MM string, checked; anything else is a 422."""
     try:
@@ -92,7 +77,7 @@ def parse_month(value: str) -> str:
 
 
 def current_month() -> str:
-    return month_of(clock())
+    return local_month(clock())
 
 
 # --- scope ------------------------------------------------------------------------------------------
@@ -451,7 +436,7 @@ def household_for_shop(
     if card_token:
         household = households.household_from_card(card_token)
     elif code:
-        household = db.session.scalar(select(Household).where(Household.code == code.strip().upper()[:12]))
+        household = households.household_by_code(code.strip()[:12])
     elif household_id is not None:
         household = db.session.get(Household, household_id)
     else:
@@ -578,7 +563,7 @@ def redeem(
 
     with transaction():
         now = clock()
-        month = month_of(now)
+        month = local_month(now)
         items = _lock_shop_and_items(shop.id, [line["item_id"] for line in lines])
         try:
             _check_sale(household_id, lines, items, month)
@@ -845,7 +830,7 @@ def void_redemption(actor: User, redemption_id: int, reason: str) -> Redemption:
                 redemption_id=redemption.id,
                 reason=reason,
                 transaction_id=tx.id,
-                month=month_of(now) if closed else redemption.month,
+                month=local_month(now) if closed else redemption.month,
                 actor_id=actor.id,
                 created_at=now,
             )

@@ -17,17 +17,19 @@ from flask import (
 )
 from flask_babel import gettext as _
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
 
 from .. import web
 from ..auth import policy as auth_policy
 from ..auth.models import User
+from ..clock import local_date, local_zone
 from ..errors import DomainError, NotFound
 from ..extensions import db
 from ..households.models import Household
 from ..ledger import services as ledger
+from ..paging import paginate
 from . import policy, services
-from .models import Shop
+from .models import RedemptionVoid, Shop
 from .schemas import ItemCreateSchema, ItemUpdateSchema, RestockSchema, ShopCreateSchema, StocktakeSchema
 
 bp = Blueprint("shop", __name__, url_prefix="/shop")
@@ -143,8 +145,8 @@ def receipt(redemption_id: int):
         can_void=policy.may_void(
             g.user,
             redemption,
-            today=services.local_date(services.clock()),
-            day=services.local_date(redemption.created_at),
+            today=local_date(services.clock()),
+            day=local_date(redemption.created_at),
         ),
         balance_now=ledger.household_balance(household.id),
     )
@@ -261,8 +263,8 @@ def movements(shop_id: int, item_id: int):
     """An item's stock log."""
     shop = services.staff_shop(g.user, shop_id)
     item = services.get_item(g.user, shop_id, item_id)
-    rows = db.session.scalars(services.item_movements(g.user, shop_id, item_id).limit(500)).all()
-    return render_template("shop/movements.html", shop=shop, item=item, rows=rows)
+    pager = paginate(services.item_movements(g.user, shop_id, item_id))
+    return render_template("shop/movements.html", shop=shop, item=item, rows=pager.items, pager=pager)
 
 
 @bp.get("/photos/<name>")
@@ -288,10 +290,18 @@ def redemptions(shop_id: int):
     try:
         day = datetime.strptime(day_text, "%Y-%m-%d").date()
     except ValueError:
-        day = services.local_date(services.clock())
-    start = datetime.combine(day, time(0), tzinfo=services.zone())
+        day = local_date(services.clock())
+    start = datetime.combine(day, time(0), tzinfo=local_zone())
     query = services.list_redemptions(g.user, shop_id=shop.id, start=start, end=start + timedelta(days=1))
-    rows = db.session.scalars(query.limit(500)).all()
+    pager = paginate(query)
+    rows = pager.items
+    # The day's total counts every redemption of the day, not only this page's.
+    of_day = query.order_by(None).subquery()
+    day_total = db.session.scalar(
+        select(func.coalesce(func.sum(of_day.c.total_points), 0)).where(
+            ~exists().where(RedemptionVoid.redemption_id == of_day.c.id)
+        )
+    )
     households = {
         h.id: h
         for h in db.session.scalars(select(Household).where(Household.id.in_({r.household_id for r in rows})))
@@ -300,9 +310,11 @@ def redemptions(shop_id: int):
         "shop/redemptions.html",
         shop=shop,
         rows=rows,
+        pager=pager,
+        day_total=day_total,
         households=households,
         day=day,
-        today=services.local_date(services.clock()),
+        today=local_date(services.clock()),
         prev_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
     )

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from openpyxl import load_workbook
 from sqlalchemy import text
 
+from merit_bank.clock import local_zone
 from merit_bank.extensions import db
 from merit_bank.reports.exports import EXPORTS
-from merit_bank.shop import services as shop_services
 from tests.factories import auth, make_household, root_admin
 from tests.shop.shop_helpers import award, build_world, redeem
 
@@ -33,7 +33,7 @@ NASTY = (HYPERLINK, CALC, PLUS, AT, MINUS, TAB, CR)
 
 
 def _month() -> str:
-    return datetime.now(UTC).astimezone(shop_services.zone()).strftime("%Y-%m")
+    return datetime.now(UTC).astimezone(local_zone()).strftime("%Y-%m")
 
 
 def _world(app, client):

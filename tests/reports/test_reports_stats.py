@@ -7,11 +7,12 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from merit_bank.claims.models import Claim
+from merit_bank.clock import local_today as today
 from merit_bank.database import utcnow
 from merit_bank.events.models import Checkin
 from merit_bank.extensions import db
 from merit_bank.reports.exports import settlement_figures
-from merit_bank.reports.periods import Period, today
+from merit_bank.reports.periods import Period
 from merit_bank.shop import services as shop_services
 from merit_bank.shop.models import Redemption
 

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from merit_bank.clock import local_zone
 from merit_bank.extensions import db
 from merit_bank.ledger import services as ledger
 from merit_bank.shop import services as shop_services
@@ -151,7 +152,7 @@ def test_a_closed_month_stays_as_it_was_and_later_voids_land_in_the_next(app, cl
 def test_settlement_exports_csv_with_bom_and_xlsx(app, client):
     world = build_world(app)
     redeem(client, world.keeper, _body(world, world.households[0], 大米=1, 食盐=2))
-    month = datetime.now(UTC).astimezone(shop_services.zone()).strftime("%Y-%m")
+    month = datetime.now(UTC).astimezone(local_zone()).strftime("%Y-%m")
     response = client.get(f"/api/v1/shops/{world.shop_id}/settlement.csv?month={month}", headers=world.keeper)
     assert response.status_code == 200 and response.mimetype == "text/csv"
     raw = response.get_data()
