@@ -78,9 +78,7 @@ class ClaimSchema(StrictSchema):
     status = fields.String()
     source = fields.String()
     late_entry = fields.Boolean(
-        metadata={
-            "description": "补录: the deed lies beyond the village's late_entry_days; a second person approves"
-        }
+        metadata={"description": "补录: older than the village's late_entry_days; needs a second person"}
     )
     entered_by_id = fields.Integer(allow_none=True, metadata={"description": "who entered the claim"})
     created_by_id = fields.Integer(allow_none=True)
