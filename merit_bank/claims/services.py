@@ -381,7 +381,8 @@ def create_claim_for_checkin(
             created_by_id=actor_id,
             entered_by_id=actor_id,
             late_entry=late or is_late_entry(household.village_id, day, local_date(entered_at or now)),
-            created_at=now,
+            # The entry time decides the second month a late entry counts against (see `_cap_months`).
+            created_at=entered_at or now,
             updated_at=now,
         )
         if own_race:
