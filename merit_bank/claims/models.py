@@ -57,7 +57,9 @@ class Claim(db.Model):
     # Such a claim never posts by itself; a person other than `entered_by_id` (the clerk who scanned,
     # the villager or clerk who filed) must approve it, and it counts against two months' caps.
     late_entry: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A user id without a foreign key: migration 0010 adds it in place on SQLite (see there); on every
+    # path it is the user of `created_by_id`, which has one.
+    entered_by_id: Mapped[int | None] = mapped_column(Integer)
     # The first approval of a rule that needs two (cleared when a dispute reopens review).
     first_approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     notice_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -66,13 +66,16 @@ def _local_midnight(day: date) -> datetime:
 
 def late_entry_days(village_id: int) -> int:
     """The village's grace window for deeds entered late (API.md v2: `late_entry_days`, default 3)."""
-    days = db.session.scalar(select(Village.late_entry_days).where(Village.id == village_id))
-    return 3 if days is None else days
+    village = db.session.get(Village, village_id)
+    return 3 if village is None else village.late_entry_days
 
 
 def is_late_entry(village_id: int, deed_day: date, entered_day: date | None = None) -> bool:
     """Whether a deed of `deed_day`, entered on `entered_day` (today), is a late entry (补录)."""
-    return policy.is_late(deed_day, entered_day or local_today(), late_entry_days(village_id))
+    entered_day = entered_day or local_today()
+    if deed_day >= entered_day:
+        return False  # late under no window: a check-in as it happens spends no statement on the village
+    return policy.is_late(deed_day, entered_day, late_entry_days(village_id))
 
 
 # --- reading -----------------------------------------------------------------------------------------

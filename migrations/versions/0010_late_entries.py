@@ -12,26 +12,18 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
+# Plain columns only (no constraint), so that SQLite adds and drops them in place: a constraint would make
+# SQLite copy the claims table, and dropping the old copy fails once check-ins, actions or objections
+# refer to it.
+
 
 def upgrade():
-    with op.batch_alter_table("villages", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("late_entry_days", sa.Integer(), server_default="3", nullable=False)
-        )
-    with op.batch_alter_table("claims", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("late_entry", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
-        batch_op.add_column(sa.Column("entered_by_id", sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(
-            batch_op.f("fk_claims_entered_by_id_users"), "users", ["entered_by_id"], ["id"]
-        )
+    op.add_column("villages", sa.Column("late_entry_days", sa.Integer(), server_default="3", nullable=False))
+    op.add_column("claims", sa.Column("late_entry", sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column("claims", sa.Column("entered_by_id", sa.Integer(), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table("claims", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("fk_claims_entered_by_id_users"), type_="foreignkey")
-        batch_op.drop_column("entered_by_id")
-        batch_op.drop_column("late_entry")
-    with op.batch_alter_table("villages", schema=None) as batch_op:
-        batch_op.drop_column("late_entry_days")
+    op.drop_column("claims", "entered_by_id")
+    op.drop_column("claims", "late_entry")
+    op.drop_column("villages", "late_entry_days")

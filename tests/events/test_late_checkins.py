@@ -181,3 +181,34 @@ def test_a_late_check_in_counts_against_the_month_of_the_deed_too(client, world,
     other = _checkin_by_card(client, world, now_event, household).get_json()
     assert other["status"] == "rejected"  # a check-in past the cap is kept, without points
     assert balance(client, world, household) == 5
+
+
+def test_migration_0010_goes_down_and_up_again_with_claims_and_check_ins_kept(db_url):
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import func, select
+
+    from merit_bank.claims.models import Claim, ClaimAction
+    from merit_bank.events import tokens
+    from merit_bank.events.models import Checkin
+    from merit_bank.extensions import db
+    from tests.conftest import app_for
+    from tests.events.event_helpers import Clock, make_world
+
+    with app_for(db_url) as app:
+        saved = tokens.clock
+        tokens.clock = Clock()
+        try:
+            client = app.test_client()
+            world = make_world(app, client)
+            event = _backdated_event(client, world)
+            assert _checkin_by_card(client, world, event, world.households[0]).status_code == 201
+        finally:
+            tokens.clock = saved
+        with app.app_context():
+            downgrade(revision="0009")
+            upgrade()
+            assert db.session.scalar(select(func.count()).select_from(Checkin)) == 1
+            assert db.session.scalar(select(func.count()).select_from(ClaimAction)) == 1
+            claim = db.session.scalars(select(Claim)).one()
+            # The marks are gone with the columns: the claim comes back as an ordinary one.
+            assert claim.late_entry is False and claim.entered_by_id is None
