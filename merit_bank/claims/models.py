@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import UTCDateTime, utcnow
@@ -53,6 +53,13 @@ class Claim(db.Model):
     # Makes a claim from an outside event idempotent, e.g. "checkin:<event>:<member>".
     source_key: Mapped[str | None] = mapped_column(String(120), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Back-dating (补录): the deed lies further in the past than the village's grace window when entered.
+    # Such a claim never posts by itself; a person other than `entered_by_id` (the clerk who scanned,
+    # the villager or clerk who filed) must approve it, and it counts against two months' caps.
+    late_entry: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A user id without a foreign key: migration 0010 adds it in place on SQLite (see there); on every
+    # path it is the user of `created_by_id`, which has one.
+    entered_by_id: Mapped[int | None] = mapped_column(Integer)
     # The first approval of a rule that needs two (cleared when a dispute reopens review).
     first_approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     notice_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

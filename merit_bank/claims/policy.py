@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, false, true
 
@@ -110,7 +110,29 @@ def can_review(actor: User, claim: Claim) -> bool:
         and is_reviewable(claim.status)
         and not auth.gives_to_own_household(actor, claim.household_id)
         and claim.created_by_id != actor.id
+        and can_approve_late(actor, claim)
     )
+
+
+# --- late entries (补录) -------------------------------------------------------------------------------
+
+
+def is_late(deed_day: date, entered_day: date, window_days: int) -> bool:
+    """A deed further in the past than the village's grace window when it is entered is a late entry."""
+    return deed_day < entered_day - timedelta(days=window_days)
+
+
+def can_approve_late(actor: User, claim: Claim) -> bool:
+    """A late entry is approved only by a second person, never by whoever entered it."""
+    return not claim.late_entry or claim.entered_by_id != actor.id
+
+
+def ensure_can_approve_late(actor: User, claim: Claim) -> None:
+    if not can_approve_late(actor, claim):
+        raise Forbidden(
+            "late-entry-needs-second-person",
+            _("A late entry is approved by someone other than the person who entered it."),
+        )
 
 
 def can_attach_photo(actor: User, claim: Claim) -> bool:

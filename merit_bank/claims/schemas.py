@@ -77,6 +77,10 @@ class ClaimSchema(StrictSchema):
     occurred_on = fields.Date()
     status = fields.String()
     source = fields.String()
+    late_entry = fields.Boolean(
+        metadata={"description": "补录: older than the village's late_entry_days; needs a second person"}
+    )
+    entered_by_id = fields.Integer(allow_none=True, metadata={"description": "who entered the claim"})
     created_by_id = fields.Integer(allow_none=True)
     first_approver_id = fields.Integer(allow_none=True)
     notice_ends_at = fields.DateTime(allow_none=True)
@@ -148,6 +152,7 @@ class NoticeBoardRowSchema(StrictSchema):
     quantity = fields.Integer()
     reason = fields.String()
     occurred_on = fields.Date()
+    late_entry = fields.Boolean()
     notice_ends_at = fields.DateTime()
 
 

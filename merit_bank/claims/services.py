@@ -46,6 +46,24 @@ def _month_bounds(day: date) -> tuple[date, date]:
     return start, end
 
 
+def _local_midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=local_zone())
+
+
+def late_entry_days(village_id: int) -> int:
+    """The village's grace window for deeds entered late (API.md v2: `late_entry_days`, default 3)."""
+    village = db.session.get(Village, village_id)
+    return 3 if village is None else village.late_entry_days
+
+
+def is_late_entry(village_id: int, deed_day: date, entered_day: date | None = None) -> bool:
+    """Whether a deed of `deed_day`, entered on `entered_day` (today), is a late entry (补录)."""
+    entered_day = entered_day or local_today()
+    if deed_day >= entered_day:
+        return False  # late under no window: a check-in as it happens spends no statement on the village
+    return policy.is_late(deed_day, entered_day, late_entry_days(village_id))
+
+
 # --- reading -----------------------------------------------------------------------------------------
 
 
@@ -148,6 +166,8 @@ def claim_details(claims: list[Claim]) -> list[dict[str, Any]]:
                 "occurred_on": claim.occurred_on,
                 "status": claim.status,
                 "source": claim.source,
+                "late_entry": claim.late_entry,
+                "entered_by_id": claim.entered_by_id,
                 "created_by_id": claim.created_by_id,
                 "first_approver_id": claim.first_approver_id,
                 "notice_ends_at": claim.notice_ends_at,
@@ -273,6 +293,8 @@ def create_claim(actor: User, data: dict[str, Any], photo: IO[bytes] | None = No
                 status="pending",
                 source=policy.claim_source(actor),
                 created_by_id=actor.id,
+                entered_by_id=actor.id,
+                late_entry=is_late_entry(household.village_id, day, today),
                 photo_name=photo_name,
                 photo_type=photo_type,
                 created_at=now,
@@ -301,8 +323,15 @@ def create_claim_for_checkin(
     actor_id: int | None,
     source_key: str,
     own_race: bool = True,
+    late: bool = False,
+    entered_at: datetime | None = None,
 ) -> Claim:
     """The claim a check-in makes: posted at once when the rule needs no review, else pending review.
+
+    A late entry (补录) never posts by itself: its deed (`occurred_at`) lies further in the past than the
+    village's grace window, or the caller says so (`late`, e.g. a check-in of a back-dated event); it
+    waits in review for a person other than `actor_id`. `entered_at`: when the scan reached the
+    server, on the caller's clock (now by default).
 
     Idempotent on `source_key` (e.g. `checkin:<event>:<member>`): a second call returns the first claim.
     `own_race=False`: the caller settles a concurrent call with the same key itself (the IntegrityError
@@ -339,7 +368,10 @@ def create_claim_for_checkin(
             source="checkin",
             source_key=source_key,
             created_by_id=actor_id,
-            created_at=now,
+            entered_by_id=actor_id,
+            late_entry=late or is_late_entry(household.village_id, day, local_date(entered_at or now)),
+            # The entry time decides the second month a late entry counts against (see `_cap_months`).
+            created_at=entered_at or now,
             updated_at=now,
         )
         if own_race:
@@ -357,7 +389,7 @@ def create_claim_for_checkin(
             db.session.add(claim)
             db.session.flush()
         _record(claim, "create", actor_id, None)
-        if not version.needs_review:
+        if not version.needs_review and not claim.late_entry:
             try:
                 _post(claim, version, actor_id, now)
             except DomainError as exc:
@@ -390,21 +422,38 @@ def _ensure_reviewable(claim: Claim) -> None:
         )
 
 
-def _cap_used(claim: Claim) -> int:
-    start, end = _month_bounds(claim.occurred_on)
+def _cap_used(claim: Claim, month: date) -> int:
+    """Points of the claim's rule posted to its household in `month`, other than this claim's.
+
+    A late entry (补录) counts against the month of its deed and the month it was entered in, so that
+    back-dating never opens a fresh cap.
+    """
+    start, end = _month_bounds(month)
+    entered_from, entered_to = _local_midnight(start), _local_midnight(end)
+    in_month = (Claim.occurred_on >= start) & (Claim.occurred_on < end)
+    entered_in_month = Claim.late_entry & (Claim.created_at >= entered_from) & (Claim.created_at < entered_to)
     return (
         db.session.scalar(
             select(func.coalesce(func.sum(func.abs(Claim.points)), 0)).where(
                 Claim.household_id == claim.household_id,
                 Claim.rule_id == claim.rule_id,
                 Claim.status == "posted",
-                Claim.occurred_on >= start,
-                Claim.occurred_on < end,
+                in_month | entered_in_month,
                 Claim.id != claim.id,
             )
         )
         or 0
     )
+
+
+def _cap_months(claim: Claim) -> list[date]:
+    """The months whose cap a claim counts against: its deed's, and for a late entry also its entry's."""
+    months = [claim.occurred_on.replace(day=1)]
+    if claim.late_entry:
+        entered = local_date(claim.created_at).replace(day=1)
+        if entered not in months:
+            months.append(entered)
+    return months
 
 
 def _ledger_key(claim: Claim) -> str:
@@ -419,7 +468,8 @@ def _post(claim: Claim, version: RuleVersion, actor_id: int | None, now: datetim
             db.session.execute(
                 select(Household.id).where(Household.id == claim.household_id).with_for_update(key_share=True)
             )
-        used = _cap_used(claim)
+        # The fuller of the months the claim counts against decides.
+        used = max(_cap_used(claim, month) for month in _cap_months(claim))
         if used + abs(claim.points) > version.monthly_cap:
             raise DomainError(
                 "monthly-cap-reached",
@@ -467,6 +517,8 @@ def approve_claim(actor: User, claim_id: int, comment: str = "", *, now: datetim
     claim_for_actor(actor, claim_id)
     with transaction():
         claim = _lock_claim(claim_id)
+        # Asked first, so that whoever entered a late entry hears why they may not approve it.
+        policy.ensure_can_approve_late(actor, claim)
         policy.ensure_reviewer(actor, claim)
         _ensure_reviewable(claim)
         version = db.session.get_one(RuleVersion, claim.rule_version_id)
@@ -651,6 +703,7 @@ def notice_board(village_code: str, *, now: datetime | None = None) -> tuple[Vil
                 "quantity": row["quantity"],
                 "reason": public_text(row["note"]),
                 "occurred_on": row["occurred_on"],
+                "late_entry": row["late_entry"],
                 "notice_ends_at": row["notice_ends_at"],
                 "notice_ends_on": ends.date(),
                 "notice_ends_local": ends.strftime("%Y-%m-%d %H:%M"),

@@ -88,6 +88,9 @@ class CheckinSchema(StrictSchema):
     claim_id = fields.Integer(allow_none=True)
     status = fields.String()
     points = fields.Integer(allow_none=True)
+    late_entry = fields.Boolean(
+        metadata={"description": "a late entry (补录): waits for a second person's approval"}
+    )
     method = fields.String()
     checked_in_at = fields.DateTime()
     checked_out_at = fields.DateTime(allow_none=True)

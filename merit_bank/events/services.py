@@ -53,6 +53,16 @@ def _claim_for_checkin(**kwargs: Any):
     return claims.create_claim_for_checkin(**kwargs)
 
 
+def _backdated(event: Event) -> bool:
+    """An event created with its start further in the past than the village's grace window: every
+    check-in of it is a late entry (补录), whenever it is scanned."""
+    from ..claims import services as claims
+
+    return claims.is_late_entry(
+        event.village_id, claims.local_date(event.starts_at), claims.local_date(event.created_at)
+    )
+
+
 def _claim(claim_id: int | None):
     if claim_id is None:
         return None
@@ -102,6 +112,8 @@ def create_event(actor: User, data: dict[str, Any]) -> Event:
             capacity=data.get("capacity"),
             rotating=bool(data.get("rotating", False)),
             created_by=actor.id,
+            # On the events clock, like the scans: whether the event is back-dated is judged against it.
+            created_at=tokens.now(),
         )
         db.session.add(event)
         db.session.flush()
@@ -288,6 +300,8 @@ def _admit(
             actor_id=actor.id,
             source_key=f"checkin:{event.id}:{member.id}",
             own_race=False,  # the unique (event, member) check-in settles a race: see _run
+            late=_backdated(event),
+            entered_at=tokens.now(),
         ).id
     checkin = Checkin(
         event_id=event.id,
@@ -668,6 +682,8 @@ def _check_out(event_id: int, checkin_id: int, actor: User) -> Checkin:
             occurred_at=checkin.checked_in_at,
             actor_id=actor.id,
             source_key=f"checkin:{event.id}:{checkin.member_id}",
+            late=_backdated(event),
+            entered_at=tokens.now(),
         )
         checkin.claim_id = claim.id
     db.session.flush()
@@ -708,6 +724,7 @@ def checkin_views(checkins: list[Checkin]) -> list[dict[str, Any]]:
 def checkin_view(checkin: Checkin) -> dict[str, Any]:
     """A check-in as the API and pages show it, with its claim's status and points."""
     claim = _claim(checkin.claim_id)
+    late = claim is not None and claim.late_entry
     if claim is not None:
         status, points = claim.status, claim.points
     else:
@@ -722,6 +739,7 @@ def checkin_view(checkin: Checkin) -> dict[str, Any]:
         "claim_id": checkin.claim_id,
         "status": status,
         "points": points,
+        "late_entry": late,
         "method": checkin.method,
         "checked_in_at": checkin.checked_in_at,
         "checked_out_at": checkin.checked_out_at,

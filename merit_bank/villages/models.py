@@ -21,6 +21,9 @@ class Village(db.Model):
     point_value_fen: Mapped[int] = mapped_column(Integer, default=10)
     # Whether the 红黑榜 appears on the public notice board.
     publish_rankings: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Days a deed may lie in the past and still post as usual (an offline scanner that syncs late);
+    # older deeds are late entries (补录) that a second person must approve.
+    late_entry_days: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     groups: Mapped[list[VillageGroup]] = relationship(

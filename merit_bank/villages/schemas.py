@@ -30,6 +30,7 @@ class VillageUpdateSchema(StrictSchema):
     name = Text(100, 1)
     point_value_fen = Int(0, 100_000)
     publish_rankings = fields.Boolean(truthy={True}, falsy={False})
+    late_entry_days = Int(0, 366)
 
 
 class VillageSchema(StrictSchema):
@@ -38,6 +39,9 @@ class VillageSchema(StrictSchema):
     code = fields.String()
     point_value_fen = fields.Integer()
     publish_rankings = fields.Boolean()
+    late_entry_days = fields.Integer(
+        metadata={"description": "grace window in days; older deeds are late entries (补录)"}
+    )
     groups = fields.List(fields.Nested(GroupSchema))
 
 
