@@ -453,8 +453,8 @@ def _household_for_scan(event: Event, card_token: str | None, household_code: st
     if card_token:
         held = _with_members(card_token)  # noqa: F841 - kept in the session for household_from_card
         return household_services.household_from_card(card_token)
-    code = (household_code or "").strip().upper()
-    household = db.session.scalar(select(Household).where(Household.code == code)) if code else None
+    code = (household_code or "").strip()
+    household = household_services.household_by_code(code) if code else None
     if household is None or household.village_id != event.village_id:
         raise DomainError("unknown-household", _("No household with that code in this village."), status=404)
     return household
