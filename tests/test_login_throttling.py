@@ -244,3 +244,13 @@ def test_real_addresses_against_two_server_processes_never_lock_the_owner_out(ap
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_the_reset_password_command_lets_a_locked_out_admin_back_in(app, client):
+    make_user(app, "admin", None, username="boss")
+    app.config["LOGIN_ACCOUNT_MAX_PER_DAY"] = 4
+    _fail_from_many_addresses(client, "boss", 4)
+    assert _login(client, "boss", PASSWORD, OWNER).status_code == 429
+    result = app.test_cli_runner().invoke(args=["reset-password", "boss", "--password", "a-new-password-9"])
+    assert result.exit_code == 0, result.output
+    assert _login(client, "boss", "a-new-password-9", OWNER).status_code == 200

@@ -27,7 +27,7 @@ from ..extensions import db
 from . import throttle
 from .models import ActivationCode, User
 from .policy import ensure_manages_village
-from .services import check_password_policy, hash_password
+from .services import check_password_policy, hash_password, replace_password
 
 # The household card's alphabet: no 0/O, 1/I/L, so a code read off paper is typed right the first time.
 _ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -171,9 +171,7 @@ def activate(phone: str, pin: str, proof: dict[str, str], address: str) -> User:
             )
             db.session.add(user)
         else:
-            user.password_hash = pin_hash
-            user.token_generation = (user.token_generation or 0) + 1
-            throttle.forget_account(user.username)
+            replace_password(user, pin_hash)
         try:
             db.session.flush()
         except IntegrityError as exc:  # the same member activated twice at once: the unique index decides

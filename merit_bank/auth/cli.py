@@ -26,7 +26,7 @@ def create_admin_command(username: str, password: str) -> None:
 
 
 @click.command("reset-password")
-@click.argument("username")
+@click.argument("username", type=PLAIN_TEXT)
 @click.option(
     "--password", prompt=True, hide_input=True, confirmation_prompt=True, help="The new password or PIN."
 )

@@ -139,6 +139,14 @@ def _bump_generation(user: User) -> None:
     user.token_generation = (user.token_generation or 0) + 1
 
 
+def replace_password(user: User, password_hash: str) -> None:
+    """A new password or PIN (already hashed): earlier sessions end, and the day's failed logins are
+    forgotten, since a reset is the owner's way back in past that bound. Call inside a transaction."""
+    user.password_hash = password_hash
+    _bump_generation(user)
+    throttle.forget_account(user.username)
+
+
 def is_revoked(jti: str) -> bool:
     return db.session.get(RevokedToken, jti) is not None
 
@@ -342,10 +350,7 @@ def update_user(actor: User, user_id: int, data: dict[str, Any]) -> User:
             if not data["active"]:
                 _bump_generation(user)
         if "password" in data:
-            user.password_hash = data["password_hash"]
-            _bump_generation(user)
-            # A reset is the owner's way back in past the day's bound of failed logins.
-            throttle.forget_account(user.username)
+            replace_password(user, data["password_hash"])
         if "councils" in data:
             bad = [c for c in data["councils"] if c not in COUNCILS]
             if bad or user.role != "clerk":
@@ -366,11 +371,7 @@ def reset_password(username: str, password: str) -> None:
     check_password_policy(user.role, password)
     password_hash = hash_password(password)
     with transaction():
-        user = db.session.scalar(select(User).where(User.username == username))
-        assert user is not None
-        user.password_hash = password_hash
-        _bump_generation(user)
-        throttle.forget_account(username)
+        replace_password(user, password_hash)
 
 
 def create_admin(username: str, password: str) -> User:
