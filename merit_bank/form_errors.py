@@ -32,6 +32,7 @@ FIELD_LABELS: dict[str, Any] = {
     "code": _l("Code"),
     "groups": _l("Villager groups"),
     "group": _l("Villager group"),
+    "position": _l("Order of the groups"),
     "head_name": _l("Head of household"),
     "address": _l("Address"),
     "members": _l("Members"),

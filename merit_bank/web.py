@@ -18,7 +18,7 @@ from .auth.models import COUNCILS, ROLES, User
 from .auth.schemas import UserCreateSchema
 from .auth.throttle import client_address
 from .database import utcnow
-from .errors import DomainError, Forbidden
+from .errors import DomainError, Forbidden, ValidationFailed
 from .extensions import csrf, db
 from .form_errors import form_errors
 from .households import services as household_services
@@ -218,6 +218,37 @@ def admin_villages():
             errors = form_errors(exc)
     villages = db.session.scalars(village_services.list_villages(g.user)).all()
     return render_template("admin/villages.html", villages=villages, errors=errors), (422 if errors else 200)
+
+
+@bp.post("/admin/villages/<int:village_id>/group-order")
+@login_required(policy.can_manage_villages)
+def admin_group_order(village_id: int):
+    """Set each group's place in the village's order; a blank box leaves the group in the order of its name."""
+    positions: dict[int, int | None] = {}
+    errors: dict[str, Any] = {}
+    for key, raw in request.form.items():
+        if not key.startswith("position-") or not key[9:].isdigit() or len(key) > 20:
+            continue
+        value = raw.strip()
+        if not value:
+            positions[int(key[9:])] = None
+        elif value.isascii() and value.isdigit() and len(value) <= 4:
+            positions[int(key[9:])] = int(value)
+        else:
+            errors = form_errors(
+                ValidationFailed(errors={"position": [_("A whole number from 0 to 9999, or blank.")]})
+            )
+            break
+    if not errors:
+        try:
+            village_services.set_group_positions(g.user, village_id, positions)
+            return redirect(url_for("web.admin_villages"))
+        except DomainError as exc:
+            errors = form_errors(exc)
+    villages = db.session.scalars(village_services.list_villages(g.user)).all()
+    return render_template(
+        "admin/villages.html", villages=villages, errors={}, order_errors=errors, order_village_id=village_id
+    ), 422
 
 
 @bp.route("/admin/households", methods=["GET", "POST"])

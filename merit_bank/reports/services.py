@@ -27,6 +27,8 @@ from ..extensions import db
 from ..households.models import Household
 from ..ledger.models import COUNCILS, Account, Entry, Transaction
 from ..villages.models import Village, VillageGroup
+from ..villages.ordering import ranks, row_key
+from ..villages.services import groups_in_order
 from . import policy
 from .periods import Period
 
@@ -177,9 +179,15 @@ def _household_points(village_id: int, period: Period | None) -> dict[int, dict[
 # --- rankings ---------------------------------------------------------------------------------------
 
 
-def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Competition ranking on points earned: equal points share a rank, the next rank skips (1, 2, 2, 4)."""
-    rows.sort(key=lambda r: (-r["earned"], r["deducted"], r["group"] or "", r["head_name"], r["code"]))
+def _ranked(rows: list[dict[str, Any]], group_order: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """Competition ranking on points earned: equal points share a rank, the next rank skips (1, 2, 2, 4).
+
+    Within equal points rows follow the village's order of groups (`group_order`, see villages/ordering.py).
+    """
+    order = group_order or {}
+    rows.sort(
+        key=lambda r: (-r["earned"], r["deducted"], row_key(order, r["group"]), r["head_name"], r["code"])
+    )
     rank = 0
     previous: int | None = None
     for position, row in enumerate(rows, start=1):
@@ -233,7 +241,7 @@ def _rankings(village: Village, period: Period, group: VillageGroup | None) -> d
                 "net": figures["earned"] - figures["deducted"],
             }
         )
-    rows = _ranked(rows)
+    rows = _ranked(rows, ranks(village.groups))
     return {
         "village_id": village.id,
         "village_name": village.name,
@@ -387,6 +395,7 @@ def _participation(village_id: int, period: Period) -> dict[str, Any]:
         .where(Household.village_id == village_id, Household.active.is_(True))
     ).all()
     by_group: dict[str, dict[str, int]] = {}
+    order = ranks(groups_in_order(village_id))
     earning = 0
     for household_id, group_name in groups:
         cell = by_group.setdefault(group_name or "", {"households": 0, "earning": 0})
@@ -400,7 +409,7 @@ def _participation(village_id: int, period: Period) -> dict[str, Any]:
         "rate": _rate(earning, len(groups)),
         "by_group": [
             {"group": name or None, **cell, "rate": _rate(cell["earning"], cell["households"])}
-            for name, cell in sorted(by_group.items())
+            for name, cell in sorted(by_group.items(), key=lambda item: row_key(order, item[0]))
         ],
         "points": points,
     }
@@ -615,11 +624,7 @@ def _claims_by_village(ids: Iterable[int] | None, period: Period) -> dict[int, d
 
 
 def groups_of(village_id: int) -> list[VillageGroup]:
-    return list(
-        db.session.scalars(
-            select(VillageGroup).where(VillageGroup.village_id == village_id).order_by(VillageGroup.name)
-        )
-    )
+    return groups_in_order(village_id)
 
 
 def villages_in_scope(actor: User) -> list[Village]:

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
+from sqlalchemy import case, literal
 from sqlalchemy.orm import selectinload
 
 from ..auth.models import User
@@ -236,11 +237,16 @@ def cards():
     village = _chosen_village()
     if village is None and not ids:
         return render_template("reports/choose_village.html", **_context(None, None), target="reports.cards")
+    # Cards come out group by group in the village's own order (一组, 二组 … 十组), as they are handed out.
+    group_rank = village_services.group_ranks([village.id] if village is not None else None)
+    in_group_order = (
+        case(group_rank, value=Household.group_id, else_=len(group_rank)) if group_rank else literal(0)
+    )
     query = (
         household_services.visible_households(g.user)
         .options(selectinload(Household.village))
         .where(Household.active.is_(True))
-        .order_by(Household.group_id, Household.id)
+        .order_by(Household.village_id, in_group_order, Household.id)
     )
     if ids:
         query = query.where(Household.id.in_(ids))

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from ..auth.scope import current_user
 from ..schemas import PageArgs, page_of
 from . import services
-from .schemas import GroupSchema, VillageCreateSchema, VillagePageSchema, VillageSchema, VillageUpdateSchema
+from .schemas import GroupSchema, GroupUpdateSchema, VillageCreateSchema, VillagePageSchema, VillageSchema, VillageUpdateSchema
 
 blp = Blueprint("villages_api", __name__, url_prefix="/api/v1", description="Villages and 村民小组")
 
@@ -52,4 +52,13 @@ def update_village(data, village_id):
 @blp.response(201, GroupSchema)
 def add_group(data, village_id):
     """Add a 村民小组 to a village."""
-    return services.add_group(current_user(), village_id, data["name"])
+    return services.add_group(current_user(), village_id, data["name"], data.get("position"))
+
+
+@blp.route("/villages/<int:village_id>/groups/<int:group_id>", methods=["PATCH"])
+@jwt_required()
+@blp.arguments(GroupUpdateSchema)
+@blp.response(200, GroupSchema)
+def update_group(data, village_id, group_id):
+    """Rename a 村民小组 or set its place in the village's order (`position`; null: by name)."""
+    return services.update_group(current_user(), village_id, group_id, data)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import UTCDateTime, utcnow
 from ..extensions import db
+from .ordering import sort_groups
 
 
 class Village(db.Model):
@@ -27,8 +28,13 @@ class Village(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     groups: Mapped[list[VillageGroup]] = relationship(
-        back_populates="village", order_by="VillageGroup.name", cascade="all"
+        back_populates="village", order_by="VillageGroup.id", cascade="all"
     )
+
+    @property
+    def ordered_groups(self) -> list[VillageGroup]:
+        """The groups in the village's own order (see ordering.py), not in the order of character codes."""
+        return sort_groups(self.groups)
 
 
 class VillageGroup(db.Model):
@@ -38,5 +44,7 @@ class VillageGroup(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
     name: Mapped[str] = mapped_column(String(50))
+    # The group's place in the village's order; none: by its name, numbers read as numbers (一组 < 十组).
+    position: Mapped[int | None] = mapped_column(Integer)
 
     village: Mapped[Village] = relationship(back_populates="groups")

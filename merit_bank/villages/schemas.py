@@ -8,9 +8,18 @@ from marshmallow import fields, validate
 from ..schemas import Int, StrictSchema, Text
 
 
+POSITION_DESCRIPTION = "the group's place in the village's order; null: by name, numbers read as numbers"
+
+
 class GroupSchema(StrictSchema):
     id = fields.Integer(dump_only=True)
     name = Text(50, 1, required=True)
+    position = Int(0, 9999, allow_none=True, metadata={"description": POSITION_DESCRIPTION})
+
+
+class GroupUpdateSchema(StrictSchema):
+    name = Text(50, 1)
+    position = Int(0, 9999, allow_none=True, metadata={"description": POSITION_DESCRIPTION})
 
 
 class VillageCreateSchema(StrictSchema):
@@ -42,7 +51,7 @@ class VillageSchema(StrictSchema):
     late_entry_days = fields.Integer(
         metadata={"description": "grace window in days; older deeds are late entries (补录)"}
     )
-    groups = fields.List(fields.Nested(GroupSchema))
+    groups = fields.List(fields.Nested(GroupSchema), attribute="ordered_groups")
 
 
 class VillagePageSchema(StrictSchema):
