@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from flask import Flask, redirect, request, url_for
+from flask_babel import gettext as _
 
 from .auth import services
 from .errors import problem, wants_problem_json
 from .extensions import jwt
 
 
+# Details in the request's language (Chinese unless the reader chose English), like every other refusal.
 def _unauthorized(detail: str, code: str = "unauthorized"):
     if wants_problem_json():
         return problem(401, code, detail)
@@ -28,30 +30,32 @@ def register(app: Flask) -> None:
 
     @jwt.user_lookup_error_loader
     def _user_gone(_header, _payload):
-        return _unauthorized("This login is deactivated or no longer exists.", "account-inactive")
+        return _unauthorized(_("This login is deactivated or no longer exists."), "account-inactive")
 
     @jwt.revoked_token_loader
     def _revoked(_header, _payload):
-        return _unauthorized("This token was revoked (logged out).", "token-revoked")
+        return _unauthorized(_("This token was revoked (logged out)."), "token-revoked")
 
     @jwt.expired_token_loader
     def _expired(_header, _payload):
-        return _unauthorized("The token has expired; refresh it or log in again.", "token-expired")
+        return _unauthorized(_("The token has expired; refresh it or log in again."), "token-expired")
 
     @jwt.invalid_token_loader
     def _invalid(reason):
-        return _unauthorized(f"Invalid token: {reason}", "invalid-token")
+        # PyJWT's reason is English and of no use to the reader; the code names the failure.
+        return _unauthorized(_("The token is not valid; log in again."), "invalid-token")
 
     @jwt.unauthorized_loader
     def _missing(reason):
         if "CSRF" in reason:
-            return problem(401, "csrf-missing", reason) if wants_problem_json() else _unauthorized(reason)
-        return _unauthorized("Log in first: send `Authorization: Bearer <access token>`.")
+            detail = _("The form's security token is missing; reload the page and try again.")
+            return problem(401, "csrf-missing", detail) if wants_problem_json() else _unauthorized(detail)
+        return _unauthorized(_("Log in first: send `Authorization: Bearer <access token>`."))
 
     @jwt.needs_fresh_token_loader
     def _not_fresh(_header, _payload):
-        return _unauthorized("A fresh login is needed.")
+        return _unauthorized(_("A fresh login is needed."))
 
     @jwt.token_verification_failed_loader
     def _failed(_header, _payload):
-        return _unauthorized("Token verification failed.")
+        return _unauthorized(_("Token verification failed."))

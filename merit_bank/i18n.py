@@ -23,6 +23,15 @@ def request_gettext(message: str, **values: Any) -> str:
     return message % values if values else message
 
 
+def stored_gettext(message: str, **values: Any) -> str:
+    """gettext in the village's language (the default locale), for text kept in the database, such as a
+    memo: every later reader sees it as written, whoever's request or command wrote it."""
+    from flask_babel import force_locale
+
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        return gettext(message, **values)
+
+
 def select_locale() -> str:
     if not has_request_context():  # CLI and background work speak the default language
         return current_app.config["BABEL_DEFAULT_LOCALE"]

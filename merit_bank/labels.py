@@ -31,8 +31,7 @@ ROLE_LABELS = {
 }
 
 
-# Claim statuses (claims/models.py STATUSES) in two registers kept side by side: a short word for
-# tables, reports and exports, and a phrase that tells the claimant what happens next on their pages.
+# Claim statuses (claims/models.py STATUSES): one word per status, the same on every page, report and export.
 CLAIM_STATUS_LABELS = {
     "pending": _l("Pending review"),
     "approved": _l("Approved once"),
@@ -41,13 +40,11 @@ CLAIM_STATUS_LABELS = {
     "rejected": _l("Rejected"),
     "disputed": _l("Disputed"),
 }
-CLAIM_STATUS_EXPLAINED = {
-    "pending": _l("Waiting for review"),
-    "approved": _l("Approved once, waiting for a second approval"),
-    "in_notice": _l("Under public notice"),
-    "posted": _l("Points credited"),
-    "rejected": _l("Rejected"),
-    "disputed": _l("Objected to, back in review"),
+# How a claim came in (claims/models.py `source`).
+CLAIM_SOURCE_LABELS = {
+    "villager": _l("Filed by the villager"),
+    "clerk": _l("Entered by staff"),
+    "checkin": _l("Event check-in"),
 }
 REDEMPTION_STATUS_LABELS = {
     "completed": _l("Completed"),
@@ -55,8 +52,13 @@ REDEMPTION_STATUS_LABELS = {
 }
 
 
-def claim_status_explained(code: str) -> str:
-    return str(CLAIM_STATUS_EXPLAINED.get(code, code))
+def claim_status_label(code: str) -> str:
+    return str(CLAIM_STATUS_LABELS.get(code, code))
+
+
+def claim_status_labels() -> dict[str, str]:
+    """Every claim status's word, for a page's script (the event page's live list of scans)."""
+    return {code: str(label) for code, label in CLAIM_STATUS_LABELS.items()}
 
 
 def council_label(code: str) -> str:

@@ -326,6 +326,7 @@ def admin_users():
         users=pager.items,
         pager=pager,
         villages=villages,
+        village_names={v.id: v.name for v in villages},
         roles=ROLES,
         councils=COUNCILS,
         errors=errors,
@@ -336,9 +337,10 @@ def admin_users():
 def _template_globals() -> dict[str, Any]:
     from flask_babel import get_locale
 
-    from .labels import council_label, role_label
+    from .labels import claim_status_labels, council_label, role_label
 
     return {
+        "claim_status_labels": claim_status_labels,
         "council_label": council_label,
         "role_label": role_label,
         # Babel calls Simplified Chinese zh_Hans_CN (also the catalog's folder): pages test startswith("zh").

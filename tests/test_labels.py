@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 from merit_bank.auth.models import COUNCILS as CLERK_COUNCILS
 from merit_bank.claims.models import STATUSES
-from merit_bank.labels import CLAIM_STATUS_EXPLAINED, CLAIM_STATUS_LABELS, COUNCIL_LABELS, COUNCILS
+from merit_bank.labels import CLAIM_SOURCE_LABELS, CLAIM_STATUS_LABELS, COUNCIL_LABELS, COUNCILS
 from merit_bank.ledger.models import COUNCILS as LEDGER_COUNCILS
 
 
-def test_every_claim_status_has_a_short_label_and_a_phrase_for_the_claimant():
+def test_every_claim_status_has_one_label():
     assert set(CLAIM_STATUS_LABELS) == set(STATUSES)
-    assert set(CLAIM_STATUS_EXPLAINED) == set(STATUSES)
+
+
+def test_every_claim_source_has_a_label():
+    from merit_bank.claims.models import Claim
+
+    constraint = next(c for c in Claim.__table__.constraints if "source IN" in str(getattr(c, "sqltext", "")))
+    assert set(CLAIM_SOURCE_LABELS) == set(re.findall(r"'(\w+)'", str(constraint.sqltext)))
 
 
 def test_clerks_and_the_ledger_know_the_same_councils_each_with_a_label():

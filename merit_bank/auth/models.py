@@ -34,6 +34,20 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property
+    def person_name(self) -> str:
+        """The person's name to greet them by: the display name, else the linked member's name; never the
+        username (a phone number, or a word like "shopkeeper")."""
+        if self.display_name and self.display_name.strip():
+            return self.display_name.strip()
+        if self.member_id is not None:
+            from ..households.models import Member
+
+            member = db.session.get(Member, self.member_id)
+            if member is not None:
+                return member.name
+        return ""
+
+    @property
     def household_id(self) -> int | None:
         from ..households.models import Member  # households depends on auth for scopes, not the reverse
 

@@ -146,6 +146,9 @@ class PostDueSchema(StrictSchema):
 class NoticeBoardRowSchema(StrictSchema):
     id = fields.Integer()
     household_head = fields.String()
+    member_name = fields.String(
+        allow_none=True, metadata={"description": "the member who did the deed; null: not recorded"}
+    )
     rule_name = fields.String()
     council = fields.String()
     points = fields.Integer()

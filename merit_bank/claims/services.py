@@ -677,6 +677,25 @@ def public_text(text: str) -> str:
     return _LONG_DIGITS.sub("****", text or "")
 
 
+def name_deed_doers(items: list[dict[str, Any]]) -> None:
+    """Give each history row of a claim's posting (or of its reversal) the member whose deed it was."""
+    wanted = {i["id"] for i in items} | {i["reverses_id"] for i in items if i.get("reverses_id")}
+    if not wanted:
+        return
+    names = dict(
+        db.session.execute(
+            select(Claim.transaction_id, Member.name)
+            .join(Member, Member.id == Claim.member_id)
+            .where(Claim.transaction_id.in_(wanted))
+        ).all()
+    )
+    for item in items:
+        item["member_name"] = names.get(item["id"]) or names.get(item.get("reverses_id"))
+
+
+ledger.history_annotators.append(name_deed_doers)
+
+
 def notice_board(village_code: str, *, now: datetime | None = None) -> tuple[Village, list[dict[str, Any]]]:
     """The village and its claims under public notice, soonest ending first, as the board shows them."""
     village = db.session.scalar(select(Village).where(Village.code == village_code.strip().upper()))
@@ -697,6 +716,8 @@ def notice_board(village_code: str, *, now: datetime | None = None) -> tuple[Vil
             {
                 "id": row["id"],
                 "household_head": row["household_head"],
+                # The member who did the deed: points are earned by persons, kept by households.
+                "member_name": row["member_name"],
                 "rule_name": row["rule_name"],
                 "council": row["council"],
                 "points": row["points"],

@@ -18,7 +18,7 @@ from ..extensions import db
 from ..households import services as household_services
 from ..households.models import Household
 from ..inputs import parse_id
-from ..labels import claim_status_explained
+from ..labels import claim_status_label
 from ..ledger import services as ledger
 from ..paging import count as count_rows
 from ..paging import paginate
@@ -90,7 +90,7 @@ def _claims_globals() -> dict[str, Any]:
 
     return {
         "claims_home": claims_home,
-        "claim_status_label": claim_status_explained,
+        "claim_status_label": claim_status_label,
         # Not a permission, but the undecided statuses live in the policy, not in templates.
         "claim_is_waiting": policy.is_waiting,
         "claim_action_label": lambda code: str(ACTION_LABELS.get(code, code)),

@@ -57,6 +57,9 @@ class HistoryRowSchema(StrictSchema):
     memo = fields.String()
     created_at = fields.DateTime()
     reverses_id = fields.Integer(allow_none=True)
+    member_name = fields.String(
+        allow_none=True, metadata={"description": "for a claim's points: the member who did the deed"}
+    )
 
 
 class HistoryPageSchema(StrictSchema):

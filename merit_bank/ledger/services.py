@@ -862,6 +862,11 @@ def transaction_by_key(idempotency_key: str) -> Transaction | None:
 # --- reading the ledger ----------------------------------------------------------------------------
 
 
+# Other domains add what they know about a transaction to a household's history (the claims domain: the
+# member whose deed it was), without the ledger importing them. Each gets the page's rows to annotate.
+history_annotators: list[Callable[[list[dict[str, Any]]], None]] = []
+
+
 def household_history(household_id: int, *, page: int = 1, per_page: int = 50) -> dict[str, Any]:
     """The household's transactions, newest first, each with the balance right after it."""
     account_id = db.session.scalar(select(Account.id).where(Account.household_id == household_id))
@@ -896,6 +901,8 @@ def household_history(household_id: int, *, page: int = 1, per_page: int = 50) -
         }
         for r in rows
     ]
+    for annotate in history_annotators:
+        annotate(items)
     return {"items": items, "total": total, "page": page}
 
 

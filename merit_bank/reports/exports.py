@@ -4,7 +4,8 @@ Rows are streamed from the database (a server-side cursor on PostgreSQL), writte
 never held all at once: a CSV export is a generator of chunks, an XLSX export goes through openpyxl's
 write-only mode into a temporary file that is then sent in chunks. Headers are in the reader's
 language (Chinese by default); `header=keys` gives stable English keys instead, `header=both` gives
-the two rows.
+the two rows. Cells read in the reader's language too; only a `header=keys` export, meant for programs,
+keeps the machine keys in the columns that have them (an account's `household:1`, a claim's `checkin`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ..clock import local_zone
 from ..database import is_sqlite
 from ..extensions import db
 from ..households.models import Household, Member
-from ..labels import CLAIM_STATUS_LABELS, REDEMPTION_STATUS_LABELS, council_label
+from ..labels import CLAIM_SOURCE_LABELS, CLAIM_STATUS_LABELS, REDEMPTION_STATUS_LABELS, council_label
 from ..ledger.models import Account, Entry, Transaction
 from ..spreadsheets import SafeCsvWriter, append_row
 from ..villages.models import Village, VillageGroup
@@ -57,7 +58,16 @@ class Export:
     name: str
     title: Any
     columns: tuple[tuple[str, Any], ...]
-    rows: Callable[[Sequence[int] | None, Period | None], Iterator[Sequence[Any]]]
+    rows: Callable[..., Iterator[Sequence[Any]]]
+    # Columns whose cells hold machine keys in a `header=keys` export (and labels otherwise).
+    machine_columns: tuple[str, ...] = ()
+
+    def rows_for(
+        self, village_ids: Sequence[int] | None, period: Period | None, header: str = "labels"
+    ) -> Iterator[Sequence[Any]]:
+        if header == "keys" and self.machine_columns:
+            return self.rows(village_ids, period, machine=True)
+        return self.rows(village_ids, period)
 
     def keys(self) -> list[str]:
         return [key for key, _label in self.columns]
@@ -125,6 +135,26 @@ def _where_period(column, period: Period | None) -> list[Any]:
     return [column >= period.start, column < period.end]
 
 
+def _account_name(council: Callable[[str], str]) -> Callable[[Sequence[Any]], str]:
+    """An account as people name it, from a ledger row: 王建国户（A3F7K2）, 发放账户（志愿服务）."""
+    household, issuing = str(_l("Household %(name)s (%(code)s)")), str(_l("Issuing account (%(council)s)"))
+    shop, suspense = str(_l("Shop account (%(shop)s)")), str(_l("Adjustment account"))
+
+    def name(r: Sequence[Any]) -> str:
+        kind = r[16]
+        if kind == "household":
+            return household % {"name": r[7] or "", "code": r[6] or ""}
+        if kind == "issuing":
+            return issuing % {"council": council(r[8]) if r[8] else ""}
+        if kind == "shop":
+            return shop % {"shop": r[17] or ""}
+        if kind == "suspense":
+            return suspense
+        return r[5]
+
+    return name
+
+
 # --- ledger: one row per entry ----------------------------------------------------------------------
 
 LEDGER_COLUMNS = (
@@ -147,11 +177,16 @@ LEDGER_COLUMNS = (
 )
 
 
-def _ledger_rows(village_ids: Sequence[int] | None, period: Period | None) -> Iterator[Sequence[Any]]:
+def _ledger_rows(
+    village_ids: Sequence[int] | None, period: Period | None, *, machine: bool = False
+) -> Iterator[Sequence[Any]]:
+    from ..shop.models import Shop
+
     t = Transaction.__table__
     e = Entry.__table__
     a = Account.__table__
     h = Household.__table__
+    s = Shop.__table__
     created_at, when = _time_text(t.c.created_at)
     query = (
         select(
@@ -171,11 +206,14 @@ def _ledger_rows(village_ids: Sequence[int] | None, period: Period | None) -> It
             t.c.reverses_id,
             t.c.actor_id,
             t.c.memo,
+            a.c.kind,
+            s.c.name,
         )
         .select_from(e)
         .join(t, t.c.id == e.c.transaction_id)
         .join(a, a.c.id == e.c.account_id)
         .outerjoin(h, h.c.id == a.c.household_id)
+        .outerjoin(s, s.c.id == a.c.shop_id)
         .where(*_where_villages(t.c.village_id, village_ids), *_where_period(t.c.created_at, period))
         .order_by(t.c.village_id, t.c.seq, e.c.id)
     )
@@ -188,6 +226,7 @@ def _ledger_rows(village_ids: Sequence[int] | None, period: Period | None) -> It
             councils[code] = council_label(code)
         return councils[code]
 
+    account = (lambda r: r[5]) if machine else _account_name(council)
     for r in stream(query):
         yield (
             r[0],
@@ -195,7 +234,7 @@ def _ledger_rows(village_ids: Sequence[int] | None, period: Period | None) -> It
             r[2],
             when(r[3]),
             kind(r[4]),
-            r[5],
+            account(r),
             r[6] or "",
             r[7] or "",
             council(r[8]) if r[8] else "",
@@ -339,7 +378,9 @@ CLAIM_COLUMNS = (
 )
 
 
-def _claim_rows(village_ids: Sequence[int] | None, period: Period | None) -> Iterator[Sequence[Any]]:
+def _claim_rows(
+    village_ids: Sequence[int] | None, period: Period | None, *, machine: bool = False
+) -> Iterator[Sequence[Any]]:
     from ..claims.models import Claim, ClaimAction
     from ..rules.models import RuleVersion
 
@@ -379,6 +420,7 @@ def _claim_rows(village_ids: Sequence[int] | None, period: Period | None) -> Ite
     villages = _villages(village_ids)
     when = _LocalTime()
     status = _label(STATUS_LABELS)
+    source = (lambda code: code) if machine else _label(CLAIM_SOURCE_LABELS)
     for r in stream(query):
         created, first = r[13], r[14]
         hours = round((first - created).total_seconds() / 3600, 2) if first is not None else ""
@@ -394,7 +436,7 @@ def _claim_rows(village_ids: Sequence[int] | None, period: Period | None) -> Ite
             r[8],
             r[9],
             status(r[10]),
-            r[11],
+            source(r[11]),
             r[12].isoformat(),
             when(created),
             when(first),
@@ -684,9 +726,9 @@ def _settlement_rows(village_ids: Sequence[int] | None, period: Period | None) -
 
 
 EXPORTS: dict[str, Export] = {
-    "ledger": Export("ledger", _l("Ledger entries"), LEDGER_COLUMNS, _ledger_rows),
+    "ledger": Export("ledger", _l("Ledger entries"), LEDGER_COLUMNS, _ledger_rows, ("account",)),
     "balances": Export("balances", _l("Household balances"), BALANCE_COLUMNS, _balance_rows),
-    "claims": Export("claims", _l("Claims"), CLAIM_COLUMNS, _claim_rows),
+    "claims": Export("claims", _l("Claims"), CLAIM_COLUMNS, _claim_rows, ("source",)),
     "checkins": Export("checkins", _l("Check-ins"), CHECKIN_COLUMNS, _checkin_rows),
     "redemptions": Export("redemptions", _l("Redemptions"), REDEMPTION_COLUMNS, _redemption_rows),
     "settlement": Export("settlement", _l("Shop settlement"), SETTLEMENT_COLUMNS, _settlement_rows),
@@ -712,7 +754,7 @@ def csv_chunks(
     writer = SafeCsvWriter(buffer, lineterminator="\r\n")
     buffer.write(BOM)
     writer.writerows(header_rows(export, header))
-    for row in export.rows(village_ids, period):
+    for row in export.rows_for(village_ids, period, header):
         writer.writerow(row)
         if buffer.tell() >= CHUNK_CHARS:
             yield buffer.getvalue().encode("utf-8")
@@ -749,7 +791,7 @@ def xlsx_file(
     sheet_number = 1
     sheet = new_sheet(sheet_number)
     written = 0
-    for row in export.rows(village_ids, period):
+    for row in export.rows_for(village_ids, period, header):
         if written >= XLSX_ROWS_PER_SHEET:
             sheet_number += 1
             sheet = new_sheet(sheet_number)

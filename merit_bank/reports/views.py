@@ -17,7 +17,7 @@ from ..auth.scope import is_deployment_admin
 from ..households import services as household_services
 from ..households.models import Household
 from ..inputs import parse_id
-from ..labels import council_label
+from ..labels import claim_status_label, council_label
 from ..ledger.models import COUNCILS
 from ..paging import paginate
 from ..qr import qr_svg
@@ -121,7 +121,7 @@ def dashboard():
 
 
 def _status(code: str) -> str:
-    return str(exports.STATUS_LABELS.get(code, code))
+    return claim_status_label(code)
 
 
 def _month_chart(period: Period, rows: list[dict[str, Any]], title: str) -> Markup:

@@ -43,6 +43,7 @@ from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..households.models import Household
 from ..i18n import request_gettext as _
+from ..i18n import stored_gettext
 from ..ledger import services as ledger
 from ..ledger.hashing import request_digest
 from ..spreadsheets import SafeCsvWriter, append_row
@@ -285,7 +286,7 @@ def create_item(actor: User, shop_id: int, data: dict[str, Any]) -> ShopItem:
             db.session.add(item)
             db.session.flush()
             if data.get("stock"):
-                _move(item, "opening", data["stock"], actor_id=actor.id, note=_("Opening stock"))
+                _move(item, "opening", data["stock"], actor_id=actor.id, note=stored_gettext("Opening stock"))
     except IntegrityError as exc:
         raise DomainError("duplicate-item", _("This shop already has an item named %(n)s.", n=name)) from exc
     return item
