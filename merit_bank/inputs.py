@@ -35,6 +35,28 @@ SINGLE_LINE_MESSAGE = _l("Only one line of text, without control characters.")
 MULTI_LINE_MESSAGE = _l("Control characters (such as NUL) are not allowed.")
 
 
+# A mainland mobile number, the login of a villager: 11 digits starting 13-19 (a landline or a number with
+# a digit missing can never log in, so it is refused where it is typed).
+MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"
+_MOBILE = re.compile(MOBILE_PATTERN)
+MOBILE_MESSAGE = _l("A mobile number: 11 digits starting with 13 to 19.")
+
+
+def normalize_phone(value: str) -> str:
+    """A phone number as typed on a page or in a roster (spaces, dashes, +86) in its stored form."""
+    digits = re.sub(r"[\s\-]", "", value or "")
+    return digits[3:] if digits.startswith("+86") else digits
+
+
+def is_mobile(value: str) -> bool:
+    return _MOBILE.match(value) is not None
+
+
+def mobile_field(**kwargs: Any) -> fields.String:
+    """A phone number in an API body: exactly a mobile number (pages normalise what people type first)."""
+    return fields.String(validate=validate.Regexp(MOBILE_PATTERN, error=MOBILE_MESSAGE), **kwargs)
+
+
 def has_control(value: str, multiline: bool = False) -> bool:
     """True when `value` holds a character this field may not: see the module docstring."""
     return (_BAD_MULTI_LINE if multiline else _BAD_SINGLE_LINE).search(value) is not None

@@ -23,7 +23,7 @@ from .extensions import csrf, db
 from .form_errors import form_errors
 from .households import services as household_services
 from .households.schemas import HouseholdCreateSchema
-from .inputs import parse_id
+from .inputs import normalize_phone, parse_id
 from .paging import paginate
 from .villages import services as village_services
 from .villages.schemas import VillageCreateSchema
@@ -223,7 +223,7 @@ def admin_villages():
 @bp.post("/admin/villages/<int:village_id>/group-order")
 @login_required(policy.can_manage_villages)
 def admin_group_order(village_id: int):
-    """Set each group's place in the village's order; a blank box leaves the group in the order of its name."""
+    """Set each group's place in the village's order; a blank box: the order of the group's name."""
     positions: dict[int, int | None] = {}
     errors: dict[str, Any] = {}
     for key, raw in request.form.items():
@@ -267,7 +267,7 @@ def admin_households():
                 members.append(
                     {
                         "name": name,
-                        "phone": phone.strip() or None,
+                        "phone": normalize_phone(phone) or None,
                         "id_number": id_number.strip() or None,
                         "relation": relation.strip() or None,
                     }

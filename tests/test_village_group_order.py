@@ -51,7 +51,9 @@ def test_the_api_lists_groups_in_order_and_sets_a_position(app, client):
     assert [g["name"] for g in body["groups"]] == IN_ORDER
     assert all(g["position"] is None for g in body["groups"])
     ten = next(g for g in body["groups"] if g["name"] == "十组")
-    response = client.patch(f"/api/v1/villages/{village}/groups/{ten['id']}", json={"position": 0}, headers=headers)
+    response = client.patch(
+        f"/api/v1/villages/{village}/groups/{ten['id']}", json={"position": 0}, headers=headers
+    )
     assert response.status_code == 200 and response.get_json()["position"] == 0
     body = client.get(f"/api/v1/villages/{village}", headers=headers).get_json()
     assert [g["name"] for g in body["groups"]] == ["十组", "一组", "二组", "三组", "十一组"]
@@ -82,7 +84,9 @@ def test_a_group_of_another_village_is_not_found(app, client):
     village, other = _village(app), make_village(app, "邻村", groups=("一组",))
     headers = auth(app, root_admin(app))
     foreign = client.get(f"/api/v1/villages/{other}", headers=headers).get_json()["groups"][0]["id"]
-    response = client.patch(f"/api/v1/villages/{village}/groups/{foreign}", json={"position": 1}, headers=headers)
+    response = client.patch(
+        f"/api/v1/villages/{village}/groups/{foreign}", json={"position": 1}, headers=headers
+    )
     assert response.status_code == 404
 
 
@@ -140,7 +144,7 @@ def test_reports_follow_the_village_order(app, client, monkeypatch):
     assert _names_in(red, [f"户主{n}" for n in IN_ORDER]) == [f"户主{n}" for n in IN_ORDER]
 
     dashboard = client.get(f"/reports/?village_id={village}&month=2026-03").get_data(as_text=True)
-    chart = dashboard[dashboard.index("<svg", dashboard.index("data-testid=\"chart-groups\"")) :]
+    chart = dashboard[dashboard.index("<svg", dashboard.index('data-testid="chart-groups"')) :]
     assert _names_in(chart[: chart.index("</svg>")], IN_ORDER) == IN_ORDER
 
     cards = client.get(f"/reports/cards?village_id={village}").get_data(as_text=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from ..inputs import mobile_field
 from ..schemas import Id, PageArgs, StrictSchema, Text
 from .models import COUNCILS, ROLES
 
@@ -74,7 +75,7 @@ class UserPageSchema(StrictSchema):
 class ActivateSchema(StrictSchema):
     """A villager's first sign-in: the roster's phone number, a new PIN and one proof."""
 
-    phone = Text(20, 5, required=True)
+    phone = mobile_field(required=True)
     pin = Text(128, 6, required=True, load_only=True)
     card_code = Text(12, 1)
     id_last6 = Text(6, 6)

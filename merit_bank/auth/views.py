@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 from .. import web
 from ..errors import DomainError, ValidationFailed
 from ..form_errors import form_errors
-from ..inputs import parse_id, strip_control
+from ..inputs import normalize_phone, parse_id, strip_control
 from . import activation, policy
 from .schemas import ActivateSchema
 from .throttle import client_address
@@ -45,7 +45,11 @@ def activate():
                     errors={"pin_again": [_("The two PINs differ; type the same PIN twice.")]}
                 )
             data = ActivateSchema().load(
-                {"phone": request.form.get("phone", ""), "pin": pin, kind: request.form.get("proof", "")}
+                {
+                    "phone": normalize_phone(request.form.get("phone", "")[:40]),
+                    "pin": pin,
+                    kind: request.form.get("proof", ""),
+                }
             )
             user = activation.activate(data["phone"], data["pin"], {kind: data[kind]}, client_address())
         except (ValidationError, DomainError) as exc:

@@ -264,6 +264,31 @@ def _explain(exc: DomainError) -> str:
     return messages.get(exc.code, exc.detail or exc.code)
 
 
+@bp.app_template_filter("time_span")
+def time_span(start: datetime, end: datetime) -> str:
+    """An event's local times: 11月30日 20:00 – 22:00 within a day, the date on both ends when it crosses
+    midnight (11月30日 20:00 – 12月1日 01:00), and the year when it is not this year's."""
+    from babel.dates import format_skeleton
+    from flask_babel import get_locale
+
+    from ..clock import local_today
+
+    zone, locale = local_zone(), get_locale()
+    first, last = start.astimezone(zone), end.astimezone(zone)
+    this_year = local_today().year
+
+    def day(moment: datetime) -> str:
+        skeleton = "MMMd" if moment.year == this_year else "yMMMd"
+        return format_skeleton(skeleton, moment, locale=locale)
+
+    def clock(moment: datetime) -> str:
+        return format_skeleton("Hm", moment, locale=locale)
+
+    if first.date() == last.date():
+        return f"{day(first)} {clock(first)} – {clock(last)}"
+    return f"{day(first)} {clock(first)} – {day(last)} {clock(last)}"
+
+
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
     return {"explain_refusal": _explain, "household_checkins": services.household_checkins}

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 
+from ..inputs import mobile_field
 from ..schemas import Id, PageArgs, StrictSchema, Text
-
-PHONE = validate.Regexp(r"^\+?\d{5,20}$", error=_l("Digits only, 5 to 20 of them."))
 
 
 class MemberCreateSchema(StrictSchema):
     name = Text(50, 1, required=True)
-    phone = fields.String(validate=PHONE, allow_none=True)
+    phone = mobile_field(allow_none=True)
     id_number = fields.String(validate=validate.Length(15, 18), allow_none=True, load_only=True)
     relation = Text(20, allow_none=True)
 

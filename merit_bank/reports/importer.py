@@ -29,14 +29,13 @@ from ..households import identity
 from ..households import services as household_services
 from ..households.models import Household, Member
 from ..i18n import request_gettext as _
-from ..inputs import control_message, has_control
+from ..inputs import control_message, has_control, is_mobile, normalize_phone
 from ..spreadsheets import append_row
 from ..villages.models import Village, VillageGroup
 
 MAX_ROWS = 50_000
 MAX_MEMBERS = 30
 HEAD_RELATIONS = {"户主", "本人", "head", "self"}
-PHONE = re.compile(r"^\+?\d{5,20}$")
 
 # Stable keys, the Chinese heading the template uses, and other headings rosters are seen with.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -233,10 +232,12 @@ def _check_row(row: RosterRow, groups: dict[str, int], problems: list[Problem]) 
         problems.append(
             Problem(row.number, heading("group"), _("No group named %(name)s in this village.", name=group))
         )
-    phone = re.sub(r"[\s-]", "", values.get("phone", ""))
+    phone = normalize_phone(values.get("phone", ""))
     values["phone"] = phone
-    if phone and not PHONE.match(phone):
-        problems.append(Problem(row.number, heading("phone"), _("Digits only, 5 to 20 of them.")))
+    if phone and not is_mobile(phone):
+        problems.append(
+            Problem(row.number, heading("phone"), _("A mobile number: 11 digits starting with 13 to 19."))
+        )
     number = identity.normalize(values.get("id_number", ""))
     if number and not identity.is_valid(number):
         problems.append(

@@ -272,12 +272,22 @@ def _inline_svg(svg: bytes) -> Markup:
     return Markup(text[text.index("<svg") :])
 
 
-@bp.post("/reports/cards/reissue")
+@bp.route("/reports/cards/reissue", methods=["GET", "POST"])
 @login_required(policy.reads_reports)
 def reissue_card():
-    """A new card for one household; the old card stops working at once. Shows the new card to print."""
-    value = request.form.get("household_id", "")
+    """A new card for one household, after a confirmation: the old card stops working at once.
+
+    GET asks (a page, not a script's dialog); POST without the ticked box asks again. Then the new card
+    is shown to print.
+    """
+    value = request.values.get("household_id", "")
     if not value.isdigit() or len(value) > 9:
         abort(400)
-    household = household_services.reissue_card(g.user, int(value))
-    return redirect(url_for("reports.cards", household_id=household.id, reissued=1))
+    household = household_services.get_household(g.user, int(value))
+    if request.method == "POST":
+        if request.form.get("confirm") == "1":
+            household = household_services.reissue_card(g.user, household.id)
+            return redirect(url_for("reports.cards", household_id=household.id, reissued=1))
+        errors = {str(_l("Confirmation")): [_("Tick the box to confirm that the old card stops working.")]}
+        return render_template("reports/reissue.html", household=household, errors=errors), 422
+    return render_template("reports/reissue.html", household=household, errors={})

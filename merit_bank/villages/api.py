@@ -8,7 +8,14 @@ from flask_smorest import Blueprint
 from ..auth.scope import current_user
 from ..schemas import PageArgs, page_of
 from . import services
-from .schemas import GroupSchema, GroupUpdateSchema, VillageCreateSchema, VillagePageSchema, VillageSchema, VillageUpdateSchema
+from .schemas import (
+    GroupSchema,
+    GroupUpdateSchema,
+    VillageCreateSchema,
+    VillagePageSchema,
+    VillageSchema,
+    VillageUpdateSchema,
+)
 
 blp = Blueprint("villages_api", __name__, url_prefix="/api/v1", description="Villages and 村民小组")
 

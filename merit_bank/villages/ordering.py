@@ -12,7 +12,20 @@ from typing import Any, Protocol, TypeVar
 
 # Runs of Chinese numerals or of digits (full-width ones included: \d is Unicode-aware).
 _NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千]+|\d+")
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _UNITS = {"十": 10, "百": 100, "千": 1000}
 # After every group with a position and every named group: households without a group come last.
 _LAST = (2,)

@@ -7,7 +7,6 @@ from marshmallow import fields, validate
 
 from ..schemas import Int, StrictSchema, Text
 
-
 POSITION_DESCRIPTION = "the group's place in the village's order; null: by name, numbers read as numbers"
 
 

@@ -108,7 +108,9 @@ def update_group(actor: User, village_id: int, group_id: int, data: dict[str, An
                 raise ValidationFailed(detail=_l("Required."), errors={"name": [_l("Required.")]})
             taken = db.session.scalar(
                 select(VillageGroup.id).where(
-                    VillageGroup.village_id == village.id, VillageGroup.name == name, VillageGroup.id != group.id
+                    VillageGroup.village_id == village.id,
+                    VillageGroup.name == name,
+                    VillageGroup.id != group.id,
                 )
             )
             if taken is not None:

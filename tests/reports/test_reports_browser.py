@@ -63,10 +63,23 @@ def test_the_card_sheet_prints_and_every_qr_decodes_to_a_current_card(live_serve
         login(page, live_server.url, w["username"], PASSWORD)
         page.goto(f"{live_server.url}/reports/cards?village_id={w['village']}")
         assert page.locator("[data-testid=card]").count() == 12
+        # Ten cards a page in rows of two, on screen and on paper: no card alone on a row.
+        for media in ("screen", "print"):
+            page.emulate_media(media=media)
+            tops = page.eval_on_selector_all(
+                "[data-testid=sheet]:first-of-type [data-testid=card]",
+                "cards => cards.map(c => Math.round(c.getBoundingClientRect().top))",
+            )
+            assert len(tops) == 10
+            assert sorted({tops.count(t) for t in tops}) == [2], f"{media}: cards per row {tops}"
+        page.emulate_media(media="screen")
         # Reissue one card from the sheet: the old one is revoked, the sheet shows the new one.
         target = w["households"][3]["id"]
         page.goto(f"{live_server.url}/reports/cards?village_id={w['village']}")
-        page.locator(f"[data-household='{target}'] button.reissue").click()
+        page.locator(f"[data-household='{target}'] a.reissue").click()
+        page.wait_for_selector("[data-testid=reissue-confirm]")
+        page.check("[data-testid=reissue-confirm-box]")
+        page.click("[data-testid=reissue-submit]")
         page.wait_for_load_state("networkidle")
         page.goto(f"{live_server.url}/reports/cards?village_id={w['village']}")
 

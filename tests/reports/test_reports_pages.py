@@ -101,8 +101,19 @@ def test_card_sheet_and_reissue_revoke_the_old_card(story, client):
     target = story.households[0]["id"]
     with story.app.app_context():
         old_token = household_services.card_token(db.session.get(Household, target))
-    token = _csrf(client, f"/reports/cards?village_id={story.village}")
-    response = client.post("/reports/cards/reissue", data={"household_id": target, "csrf_token": token})
+    # The sheet links to a confirmation page; one tap does not reissue.
+    sheet = client.get(f"/reports/cards?village_id={story.village}").get_data(as_text=True)
+    assert f'href="/reports/cards/reissue?household_id={target}"' in sheet
+    confirm = client.get(f"/reports/cards/reissue?household_id={target}")
+    assert confirm.status_code == 200 and 'name="confirm"' in confirm.get_data(as_text=True)
+    token = _csrf(client, f"/reports/cards/reissue?household_id={target}")
+    unconfirmed = client.post("/reports/cards/reissue", data={"household_id": target, "csrf_token": token})
+    assert unconfirmed.status_code == 422 and "勾选" in unconfirmed.get_data(as_text=True)
+    with story.app.app_context():
+        assert db.session.get(Household, target).card_version == 1
+    response = client.post(
+        "/reports/cards/reissue", data={"household_id": target, "csrf_token": token, "confirm": "1"}
+    )
     assert response.status_code == 302 and f"household_id={target}" in response.headers["Location"]
     with story.app.app_context():
         household = db.session.get(Household, target)
