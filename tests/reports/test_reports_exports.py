@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import defaultdict
 from datetime import date
 
@@ -155,3 +156,30 @@ def test_exports_are_scoped(story, client):
     assert client.get("/api/v1/exports/nothing.csv", headers=story.h(story.root)).status_code == 404
     bad = client.get("/api/v1/exports/ledger.csv?month=2026-13", headers=story.h(story.root))
     assert bad.status_code == 422 and "month" in bad.get_json()["errors"]
+
+
+def test_ledger_accounts_read_as_names_and_keep_their_keys_only_for_programs(story, client):
+    """A Chinese export names accounts (王建国户（code）, 发放账户（志愿服务）, 超市账户（…）); `header=keys` keeps
+    the machine keys (household:1) for programs that reconcile by them."""
+    rows = _csv(
+        client.get(f"/api/v1/exports/ledger.csv?village_id={story.village}", headers=story.h(story.admin))
+    )
+    column = rows[0].index("账户")
+    accounts = {r[column] for r in rows[1:]}
+    assert not any(re.search(r"[a-z]+:\d", a) for a in accounts), accounts
+    assert f"王建国户（{story.households[0]['code']}）" in accounts
+    assert "发放账户（志愿服务）" in accounts and "发放账户（村规民约）" in accounts
+    assert "超市账户（积分超市）" in accounts
+    url = f"/api/v1/exports/ledger.xlsx?village_id={story.village}&header=both"
+    both = _xlsx(client.get(url, headers=story.h(story.admin)))
+    assert {r[column] for r in both[2:]} == accounts
+    keyed = _records(
+        _csv(
+            client.get(
+                f"/api/v1/exports/ledger.csv?village_id={story.village}&header=keys",
+                headers=story.h(story.admin),
+            )
+        )
+    )
+    assert f"household:{story.households[0]['id']}" in {r["account"] for r in keyed}
+    assert all(re.fullmatch(r"(household|issuing|shop|suspense):[\w:]+", r["account"]) for r in keyed)
