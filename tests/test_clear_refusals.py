@@ -101,7 +101,7 @@ def test_a_refused_household_form_names_the_member_row_in_plain_words(app):
     page = browser.post("/admin/households", data=form)
     assert page.status_code == 422
     html = page.get_data(as_text=True)
-    assert "家庭成员 2 · 手机号：只能是 5 到 20 位数字。" in html
+    assert "家庭成员 2 · 手机号：应为 11 位、以 13–19 开头的手机号码。" in html
     assert "{" not in html.split('class="error"')[1].split("</p>")[0]
     assert 'value="李四"' in html and 'value="李五"' in html and 'value="12ab"' in html
 

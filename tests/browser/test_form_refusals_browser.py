@@ -24,7 +24,7 @@ def test_a_refused_household_form_shows_a_chinese_sentence_and_keeps_the_typing(
     page.click("form:has(#head_name) button[type=submit]")
     page.wait_for_load_state("load")
     error = page.text_content(".error")
-    assert "手机号" in error and "只能是 5 到 20 位数字" in error
+    assert "手机号" in error and "应为 11 位、以 13–19 开头的手机号码" in error
     assert page.input_value("#head_name") == "王建国"
     assert page.input_value("#address") == "村东头"
     assert page.input_value("input[name=member_phone] >> nth=0") == "12ab"
