@@ -47,8 +47,13 @@ def test_the_village_dashboard_renders_its_charts_on_a_phone(live_server, browse
     box = page.locator("svg.chart").first.bounding_box()
     assert box and box["width"] > 250 and box["height"] > 100  # most of a 360 px wide screen
     assert page.text_content("[data-testid=issued]").strip() == str(sum(5 + n for n in range(4)))
-    # Readable on a phone: nothing wider than the screen.
+    # Readable on a phone: nothing wider than the screen, and no chart label drawn under 12 px.
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 362
+    smallest = page.evaluate(
+        """() => Math.min(...[...document.querySelectorAll('svg.chart text')].map(
+            t => parseFloat(t.getAttribute('font-size')) * t.getScreenCTM().a))"""
+    )
+    assert smallest >= 12, f"smallest chart label {smallest:.1f} px"
     page.goto(f"{live_server.url}/reports/county")
     assert page.locator("svg.chart").count() >= 3
 
