@@ -34,6 +34,12 @@ def test_names_sort_by_their_numbers_not_by_character_code():
     assert sorted(["一组", "三组", "二组"]) != sorted(["一组", "三组", "二组"], key=name_key)
 
 
+def test_any_names_compare_without_error():
+    names = ["一", "一组", "1组", "组", "A1", "A", "东片", "十里铺", "２组", "", "第3组", "3"]
+    ordered = sorted(names, key=name_key)
+    assert ordered.index("一") < ordered.index("一组") and ordered.index("２组") < ordered.index("3")
+
+
 def test_a_position_comes_before_the_name_and_no_group_comes_last():
     groups = [("东片", 2), ("西片", 1), ("二组", None), ("一组", None), (None, None)]
     ordered = sorted(groups, key=lambda g: group_key(*g))

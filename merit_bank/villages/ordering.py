@@ -68,7 +68,8 @@ def name_key(name: str) -> tuple[Any, ...]:
         at = match.end()
     if at < len(name):
         parts.append((1, 0, name[at:]))
-    return (*parts, name)
+    # The whole name breaks ties (一组 and 1组); as a part like the others, it sorts before any longer name.
+    return (*parts, (-1, 0, name))
 
 
 def group_key(name: str | None, position: int | None = None) -> tuple[Any, ...]:

@@ -26,7 +26,7 @@ def _smallest_label_px(svg: str) -> float:
 
 
 def test_every_chart_kind_keeps_labels_at_12_px_or_more():
-    assert charts.MIN_WIDTH == _min_width()
+    assert _min_width() == charts.MIN_WIDTH
     long_names = [("禁毒禁赌会", 3), ("一个非常非常长的活动名称", 12345), ("二组", 0.5)]
     months = [f"2026-{m:02d}" for m in range(1, 13)]
     series = [(f"理事会{i}", [float(i + m) for m in range(12)]) for i in range(6)]

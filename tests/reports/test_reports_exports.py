@@ -159,8 +159,8 @@ def test_exports_are_scoped(story, client):
 
 
 def test_ledger_accounts_read_as_names_and_keep_their_keys_only_for_programs(story, client):
-    """A Chinese export names accounts (王建国户（code）, 发放账户（志愿服务）, 超市账户（…）); `header=keys` keeps
-    the machine keys (household:1) for programs that reconcile by them."""
+    """A Chinese export names accounts (王建国户（code）, 发放账户（志愿服务）, 超市账户（…））;
+    `header=keys` keeps the machine keys (household:1) for programs that reconcile by them."""
     rows = _csv(
         client.get(f"/api/v1/exports/ledger.csv?village_id={story.village}", headers=story.h(story.admin))
     )
