@@ -146,9 +146,7 @@ def _open_village() -> Demo:
         db.session.add_all([head_member, Member(household=household, name=spouse, relation="配偶")])
         db.session.flush()
         ledger.open_household_account(village_id=village.id, household_id=household.id)
-        _user(
-            phone, VILLAGER_PIN, "villager", village_id=village.id, member_id=head_member.id, councils=[]
-        )
+        _user(phone, VILLAGER_PIN, "villager", village_id=village.id, member_id=head_member.id, councils=[])
         households.append(household)
         villagers.append((phone, VILLAGER_PIN, head))
     db.session.flush()

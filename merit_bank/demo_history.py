@@ -53,7 +53,7 @@ _FOUR_EYES = [
     (10, "MR-FAMILY", "三代同堂，邻里和睦，评为文明家庭"),
 ]
 _DEDUCTIONS = [("COV-GARBAGE", "在沟渠边倾倒生活垃圾"), ("COV-BURN", "在田间焚烧秸秆，经劝阻后熄灭")]
-# (title, rule code, place, local start, hours)
+# (title, rule code, place, local start, hours, day of the month)
 _EVENTS = [
     ("河道清理志愿活动", "VOL-CLEAN", "村口河道", time(8, 30), 3, 6),
     ("村民议事会", "VC-MEETING", "村委会议室", time(19, 30), 2, 15),
@@ -217,10 +217,16 @@ def _deeds(year: _Year, members: dict[int, list[Member]], month: date) -> None:
             if code == "VC-PROPOSAL" and year.rng.random() < 0.3:
                 steps = [
                     (filed, file),
-                    (reviewed, lambda box=box: claims.reject_claim(demo.clerk, box["id"], "议事会未表决采纳")),
+                    (
+                        reviewed,
+                        lambda box=box: claims.reject_claim(demo.clerk, box["id"], "议事会未表决采纳"),
+                    ),
                 ]
             else:
-                steps = [(filed, file), (reviewed, lambda box=box: claims.approve_claim(demo.clerk, box["id"]))]
+                steps = [
+                    (filed, file),
+                    (reviewed, lambda box=box: claims.approve_claim(demo.clerk, box["id"])),
+                ]
                 if rule.notice_days:
                     steps.append(_sweep(reviewed + timedelta(days=rule.notice_days)))
             year.story(*steps)

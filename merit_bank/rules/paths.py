@@ -53,9 +53,10 @@ class RulePath:
     @property
     def summary(self) -> str:
         """The whole path: a filed claim's, and a check-in's where it differs."""
-        if self.checkins_post_at_once:
-            return f"{self.claim_summary} {_('A check-in at an event posts at once.')}"
-        return self.claim_summary
+        if not self.checkins_post_at_once:
+            return self.claim_summary
+        checkins = _("A check-in at an event posts at once.")
+        return f"{self.claim_summary} {checkins}"
 
 
 def rule_path(terms: Terms) -> RulePath:

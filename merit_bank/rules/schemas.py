@@ -48,7 +48,9 @@ class RulePathSchema(StrictSchema):
     kind = fields.String(
         metadata={"description": "`at_once`: posted at the last approval; `public_notice`: after the notice"}
     )
-    reviewers = fields.Integer(metadata={"description": "approvals a filed claim needs, from different people"})
+    reviewers = fields.Integer(
+        metadata={"description": "approvals a filed claim needs, from different people"}
+    )
     notice_days = fields.Integer(metadata={"description": "days on the village notice board before posting"})
     checkins_post_at_once = fields.Boolean(
         metadata={"description": "a check-in at an event under this rule posts without review"}
