@@ -1,6 +1,7 @@
-"""In Chromium, in Chinese, on the seeded demo: the claim whose public notice has ended is posted the way the
-README says (the button on the review page), and a claim under a two-reviewer rule is approved by the two
-demo clerks, each logged in on their own phone; it posts only at the second approval."""
+"""In Chromium, in Chinese, on the seeded demo: the claim form says what happens under the chosen rule; the
+claim whose public notice has ended is posted the way the README says (the button on the review page); and a
+claim under a two-reviewer rule is approved by the two demo clerks, each logged in on their own phone: it
+posts only at the second approval."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from merit_bank.claims import services as claim_services
 from merit_bank.claims.models import Claim
 from merit_bank.database import utcnow
-from merit_bank.demo import ADMIN, CLERK, CLERK2, seed_demo
+from merit_bank.demo import ADMIN, CLERK, CLERK2, VILLAGER_PIN, seed_demo
 from merit_bank.extensions import db
 from merit_bank.ledger import services as ledger
 from merit_bank.rules.models import Rule
@@ -52,6 +53,24 @@ def test_the_demo_posts_a_due_claim_by_the_button_and_two_clerks_approve_a_four_
         household, points = four_eyes.household_id, four_eyes.points
         balance = ledger.household_balance(household)
 
+    # A villager's claim form says what will happen under the rule they pick.
+    context = _phone(browser)
+    villager = context.new_page()
+    try:
+        login(villager, live_server.url, "13800000005", VILLAGER_PIN)
+        villager.goto(f"{live_server.url}/claims/new")
+        villager.select_option("#rule_id", str(rule.id))
+        assert villager.text_content("[data-testid=rule-path]").strip() == (
+            "须两名审核人先后审核通过，第二人通过后立即入账，不公示。"
+        )
+        notice = villager.locator("#rule_id option", has_text="美丽庭院评比达标")
+        villager.select_option("#rule_id", notice.get_attribute("value"))
+        assert villager.text_content("[data-testid=rule-path]").strip() == (
+            "村里审核通过后，在村公示栏公示 3 天，无人提出异议即入账。"
+        )
+    finally:
+        context.close()
+
     # The admin follows the README: 审核申报, then the button under "posting after the public notice".
     page = browser_page
     login(page, live_server.url, *ADMIN)
@@ -62,6 +81,7 @@ def test_the_demo_posts_a_due_claim_by_the_button_and_two_clerks_approve_a_four_
     readme = README.read_text(encoding="utf-8")
     button = page.locator("[data-testid=post-due-button]")
     assert button.text_content().strip() in readme and "/claims/review" in readme
+    assert card.locator("[data-testid=crontab]").text_content().strip() in readme
     page.screenshot(path=str(tmp_path / "review-post-due.png"), full_page=True)
     button.click()
     page.wait_for_load_state("networkidle")

@@ -190,6 +190,7 @@ def test_the_review_page_says_how_claims_post_after_the_notice_and_posts_the_due
         page = _login(app, user).get("/claims/review").get_data(as_text=True)
         assert 'data-testid="due-count">有 1 条申报公示期满且无人提出异议，等待入账。<' in page
         assert "flask --app merit_bank post-due" in page
+        assert "*/5 * * * *  cd /srv/merit-bank &amp;&amp; . ./env &amp;&amp; .venv/bin/flask --app" in page
     # A villager sees no such page at all.
     assert _login(app, world.villagers[0]).get("/claims/review").status_code in (302, 403)
 
