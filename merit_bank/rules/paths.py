@@ -51,12 +51,18 @@ class RulePath:
         return _("Reviewed by the council; posted as soon as it is approved.")
 
     @property
+    def checkin_summary(self) -> str:
+        """The path of a check-in at an event under the rule."""
+        if self.checkins_post_at_once:
+            return _("A check-in at an event posts at once.")
+        return self.claim_summary
+
+    @property
     def summary(self) -> str:
         """The whole path: a filed claim's, and a check-in's where it differs."""
         if not self.checkins_post_at_once:
             return self.claim_summary
-        checkins = _("A check-in at an event posts at once.")
-        return f"{self.claim_summary} {checkins}"
+        return f"{self.claim_summary} {self.checkin_summary}"
 
 
 def rule_path(terms: Terms) -> RulePath:

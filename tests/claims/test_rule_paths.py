@@ -202,3 +202,31 @@ def test_the_review_page_says_how_claims_post_after_the_notice_and_posts_the_due
         assert db.session.get(Claim, running).status == "in_notice"
     page = admin.get("/claims/review").get_data(as_text=True)
     assert 'data-testid="due-count">有 0 条申报' in page
+
+
+def test_the_event_pages_say_what_a_check_in_gets(client, world, app):
+    for code, approvals, notice, needs_review in TERMS:
+        rule(client, world, code, approvals_required=approvals, notice_days=notice, needs_review=needs_review)
+    start = utcnow()
+    ids = {}
+    for code in ("CHECKIN", "NOTICE"):
+        response = client.post(
+            "/api/v1/events",
+            json={
+                "village_id": world.village,
+                "title": f"活动{code}",
+                "rule_id": world.rules[code],
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(hours=2)).isoformat(),
+            },
+            headers=world.h(world.admin),
+        )
+        assert response.status_code == 201, response.get_json()
+        ids[code] = response.get_json()["id"]
+    admin = _login(app, world.admin)
+    page = admin.get(f"/events/{ids['CHECKIN']}").get_data(as_text=True)
+    assert 'data-testid="rule-path">参加活动扫码签到即时入账。<' in page
+    page = admin.get(f"/events/{ids['NOTICE']}").get_data(as_text=True)
+    assert 'data-testid="rule-path">村里审核通过后，在村公示栏公示 3 天，无人提出异议即入账。<' in page
+    form = admin.get("/events").get_data(as_text=True)
+    assert "参加活动扫码签到即时入账。</option>" in form
