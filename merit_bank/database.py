@@ -16,6 +16,7 @@ import select
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -42,9 +43,27 @@ class ForeignWork(RuntimeError):
     """transaction() was entered with writes pending that it did not make: a bug in the caller."""
 
 
+# The moment every service takes for "now" inside `pinned_time()`: the demo plays a year of history
+# forward through the real services, so its ledger chain is dated as a village's would be.
+_pinned_now: ContextVar[datetime | None] = ContextVar("merit_bank_pinned_now", default=None)
+
+
 def utcnow() -> datetime:
-    """The current time, timezone-aware, in UTC."""
-    return datetime.now(UTC)
+    """The current time, timezone-aware, in UTC (the pinned moment inside `pinned_time()`)."""
+    pinned = _pinned_now.get()
+    return datetime.now(UTC) if pinned is None else pinned
+
+
+@contextmanager
+def pinned_time(moment: datetime) -> Iterator[None]:
+    """Within the block `utcnow()` is `moment`, in this thread (or task) only."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given; use an aware one")
+    token = _pinned_now.set(moment.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _pinned_now.reset(token)
 
 
 class UTCDateTime(TypeDecorator):

@@ -1,13 +1,16 @@
-"""`seed-demo`: a demo village with groups, households, staff and villager logins.
+"""`seed-demo`: a demo village with groups, households, staff and villager logins, and a year of its life.
 
-Domains add their own demo data (rules, a shop's goods, events) by appending to `seeders`; each
-seeder gets the Demo record and runs inside the same transaction.
+The village opens a year ago: then the core and the `setup_seeders` (the rulebook, the shop's goods) are
+made, on that day's clock; demo_history.py plays the year forward through the real services; then the
+`seeders` add today's state (claims in every state, events open today). Each seeder gets the Demo
+record and runs inside the same transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 
 import click
 from flask.cli import with_appcontext
@@ -15,7 +18,8 @@ from sqlalchemy import select
 
 from .auth.models import COUNCILS, User
 from .auth.services import hash_password
-from .database import transaction
+from .clock import local_today, local_zone
+from .database import pinned_time, transaction
 from .extensions import db
 from .households import identity
 from .households.models import Household, Member
@@ -26,6 +30,8 @@ from .villages.models import Village, VillageGroup
 DEMO_VILLAGE_CODE = "XINGFU"
 ADMIN = ("admin", "admin-demo-2026")
 CLERK = ("clerk", "clerk-demo-2026")
+# A second reviewer, so that rules needing two approvals (four-eyes) can be tried.
+CLERK2 = ("clerk2", "clerk2-demo-2026")
 SHOPKEEPER = ("shopkeeper", "shop-demo-2026")
 VILLAGER_PIN = "246810"
 
@@ -50,6 +56,7 @@ class Demo:
     village: Village
     admin: User
     clerk: User
+    clerk2: User
     shopkeeper: User
     shop: Shop
     households: list[Household]
@@ -57,7 +64,18 @@ class Demo:
     notes: list[str] = field(default_factory=list)
 
 
+# Run on the day the village opened, before its year of history: what the history needs (rules, goods).
+setup_seeders: list[Callable[[Demo], None]] = []
+# Run last, on today's clock: today's state of the village.
 seeders: list[Callable[[Demo], None]] = []
+
+
+def opening_day() -> datetime:
+    """When the demo village opened: 08:00 on the last day before the dashboard's twelve months."""
+    first = local_today().replace(day=1)
+    for _ in range(11):
+        first = (first - timedelta(days=1)).replace(day=1)
+    return datetime.combine(first - timedelta(days=1), time(8, 0), local_zone())
 
 
 def _user(username: str, password: str, role: str, **kwargs) -> User:
@@ -68,58 +86,71 @@ def _user(username: str, password: str, role: str, **kwargs) -> User:
 
 def seed_demo() -> Demo:
     """Create the demo village once; running it again changes nothing."""
-    from .ledger import services as ledger
+    from . import demo_history
 
+    opened = opening_day()
     with transaction():
         if db.session.scalar(select(Village.id).where(Village.code == DEMO_VILLAGE_CODE)) is not None:
             raise click.ClickException("The demo village already exists; nothing to do.")
-        village = Village(name="幸福村", code=DEMO_VILLAGE_CODE, point_value_fen=10)
-        db.session.add(village)
-        db.session.flush()
-        ledger.open_village_accounts(village_id=village.id)
-        groups = {name: VillageGroup(village_id=village.id, name=name) for name in ("一组", "二组", "三组")}
-        db.session.add_all(groups.values())
-        shop = Shop(village_id=village.id, name="幸福村积分超市")
-        db.session.add(shop)
-        db.session.flush()
-        admin = db.session.scalar(select(User).where(User.username == ADMIN[0]))
-        if admin is None:
-            admin = _user(*ADMIN, "admin", councils=[], display_name="系统管理员")
-        clerk = _user(*CLERK, "clerk", village_id=village.id, councils=list(COUNCILS), display_name="村文书")
-        shopkeeper = _user(*SHOPKEEPER, "shopkeeper", village_id=village.id, shop_id=shop.id, councils=[])
-        households = []
-        villagers = []
-        for index, (head, group, spouse) in enumerate(_HOUSEHOLDS, start=1):
-            household = Household(
-                village_id=village.id,
-                code=_new_code(),
-                head_name=head,
-                group_id=groups[group].id,
-                address=f"幸福村{group}{index}号",
-            )
-            db.session.add(household)
-            phone = f"1380000{index:04d}"
-            number = identity.with_check_digit(f"3301021960{index:02d}0101{index:02d}"[:17])
-            head_member = Member(
-                household=household,
-                name=head,
-                phone=phone,
-                relation="户主",
-                **identity.protect(number),
-            )
-            db.session.add_all([head_member, Member(household=household, name=spouse, relation="配偶")])
-            db.session.flush()
-            ledger.open_household_account(village_id=village.id, household_id=household.id)
-            _user(
-                phone, VILLAGER_PIN, "villager", village_id=village.id, member_id=head_member.id, councils=[]
-            )
-            households.append(household)
-            villagers.append((phone, VILLAGER_PIN, head))
-        db.session.flush()
-        demo = Demo(village, admin, clerk, shopkeeper, shop, households, villagers)
+        with pinned_time(opened):
+            demo = _open_village()
+            for seeder in setup_seeders:
+                seeder(demo)
+        demo_history.play_year(demo, opened)
         for seeder in seeders:
             seeder(demo)
     return demo
+
+
+def _open_village() -> Demo:
+    """The village, its groups, shop, staff and households with their logins and accounts."""
+    from .ledger import services as ledger
+
+    village = Village(name="幸福村", code=DEMO_VILLAGE_CODE, point_value_fen=10)
+    db.session.add(village)
+    db.session.flush()
+    ledger.open_village_accounts(village_id=village.id)
+    groups = {name: VillageGroup(village_id=village.id, name=name) for name in ("一组", "二组", "三组")}
+    db.session.add_all(groups.values())
+    shop = Shop(village_id=village.id, name="幸福村积分超市")
+    db.session.add(shop)
+    db.session.flush()
+    admin = db.session.scalar(select(User).where(User.username == ADMIN[0]))
+    if admin is None:
+        admin = _user(*ADMIN, "admin", councils=[], display_name="系统管理员")
+    clerk = _user(*CLERK, "clerk", village_id=village.id, councils=list(COUNCILS), display_name="村文书")
+    clerk2 = _user(
+        *CLERK2, "clerk", village_id=village.id, councils=list(COUNCILS), display_name="村务监督委员"
+    )
+    shopkeeper = _user(*SHOPKEEPER, "shopkeeper", village_id=village.id, shop_id=shop.id, councils=[])
+    households = []
+    villagers = []
+    for index, (head, group, spouse) in enumerate(_HOUSEHOLDS, start=1):
+        household = Household(
+            village_id=village.id,
+            code=_new_code(),
+            head_name=head,
+            group_id=groups[group].id,
+            address=f"幸福村{group}{index}号",
+        )
+        db.session.add(household)
+        phone = f"1380000{index:04d}"
+        number = identity.with_check_digit(f"3301021960{index:02d}0101{index:02d}"[:17])
+        head_member = Member(
+            household=household,
+            name=head,
+            phone=phone,
+            relation="户主",
+            **identity.protect(number),
+        )
+        db.session.add_all([head_member, Member(household=household, name=spouse, relation="配偶")])
+        db.session.flush()
+        ledger.open_household_account(village_id=village.id, household_id=household.id)
+        _user(phone, VILLAGER_PIN, "villager", village_id=village.id, member_id=head_member.id, councils=[])
+        households.append(household)
+        villagers.append((phone, VILLAGER_PIN, head))
+    db.session.flush()
+    return Demo(village, admin, clerk, clerk2, shopkeeper, shop, households, villagers)
 
 
 @click.command("seed-demo")
@@ -133,6 +164,7 @@ def seed_demo_command() -> None:
     click.echo("Logins (username / password):")
     click.echo(f"  admin       {ADMIN[0]} / {ADMIN[1]}")
     click.echo(f"  clerk       {CLERK[0]} / {CLERK[1]}")
+    click.echo(f"  clerk       {CLERK2[0]} / {CLERK2[1]}  (the second reviewer of two-approval rules)")
     click.echo(f"  shopkeeper  {SHOPKEEPER[0]} / {SHOPKEEPER[1]}")
     for phone, pin, name in demo.villagers[:3]:
         click.echo(f"  villager    {phone} / {pin}  ({name})")

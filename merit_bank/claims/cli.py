@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 import click
 from flask.cli import with_appcontext
@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from .. import demo as demo_module
 from ..auth.models import User
-from ..clock import local_today
-from ..database import utcnow
+from ..clock import local_today, local_zone
+from ..database import pinned_time, utcnow
 from ..extensions import db
-from ..rules import services as rule_services
+from ..rules.models import Rule
 from . import services
 
 
@@ -32,9 +32,14 @@ def post_due_command() -> None:
         click.echo(f"  failed claim {item['id']}: {item['type']} {item['detail']}", err=True)
 
 
+def _at(day: date, hour: int) -> datetime:
+    return datetime.combine(day, time(hour), local_zone())
+
+
 def seed_demo_claims(demo: demo_module.Demo) -> None:
-    """The default rulebook for the demo village, and claims in every state of the workflow."""
-    rules = {r.code: r for r in rule_services.import_rulebook(demo.admin, demo.village.id)}
+    """Today's claims in the demo village, in every state of the workflow."""
+    query = select(Rule).where(Rule.village_id == demo.village.id, Rule.active.is_(True))
+    rules = {r.code: r for r in db.session.scalars(query)}
     phones = [phone for phone, _pin, _name in demo.villagers]
     users = {u.username: u for u in db.session.scalars(select(User).where(User.username.in_(phones)))}
     villagers = [users[p] for p in phones]
@@ -51,9 +56,16 @@ def seed_demo_claims(demo: demo_module.Demo) -> None:
                 "member_id": villager.member_id,
                 "quantity": quantity,
                 "note": note,
-                "occurred_on": today - timedelta(days=days_ago),
+                "occurred_on": local_today() - timedelta(days=days_ago),
             },
         )
+
+    # Due: its public notice ended two days ago and nothing has posted it yet, so the review page's
+    # button (or cron's `post-due`) posts it.
+    with pinned_time(_at(today - timedelta(days=6), 20)):
+        due = claim(3, "VOL-ELDER", "帮独居的周大爷收玉米、修院墙")
+    with pinned_time(_at(today - timedelta(days=5), 10)):
+        services.approve_claim(demo.clerk, due.id, "村民小组长已核实")
 
     # Posted at once: check-ins at an organised volunteering day (the first household is left
     # untouched, so a new demo visitor logging in as 13800000001 starts from zero).
@@ -76,6 +88,8 @@ def seed_demo_claims(demo: demo_module.Demo) -> None:
     # One of two approvals given.
     wedding = claim(7, "WF-WEDDING", "儿子婚事新办，未收高价彩礼，酒席不超过10桌", days_ago=5)
     services.approve_claim(demo.clerk, wedding.id, "红白理事会已上门了解")
+    # Needs two approvals and no notice: posts when the second clerk approves.
+    claim(2, "ADG-DRUG", "向村禁毒禁赌会举报出租屋内有人吸毒，已由派出所查实", days_ago=2)
     # Rejected with a reason.
     proposal = claim(8, "VC-PROPOSAL", "建议修村口水渠", days_ago=6)
     services.reject_claim(demo.clerk, proposal.id, "该建议尚未经村民议事会表决采纳，采纳后再申报")
@@ -96,7 +110,11 @@ def seed_demo_claims(demo: demo_module.Demo) -> None:
     services.approve_claim(demo.admin, deduction.id, "有照片为证")
     demo.notes.append(
         f"Rules: {len(rules)} default rules. Claims in every state: pending, approved, in notice, "
-        "rejected, disputed, posted."
+        "rejected, disputed, posted; a year of history."
+    )
+    demo.notes.append(
+        f"Claim {due.id}: its public notice has ended; post it with the button on /claims/review "
+        "(or `flask --app merit_bank post-due`, which cron runs)."
     )
     demo.notes.append(f"Public notice board (no login): /board/{demo.village.code}")
 

@@ -159,6 +159,7 @@ def claim_details(claims: list[Claim]) -> list[dict[str, Any]]:
                 "rule_name": version.name,
                 "unit": version.unit,
                 "approvals_required": version.approvals_required,
+                "path": version.path,
                 "council": claim.council,
                 "quantity": claim.quantity,
                 "points": claim.points,
@@ -633,6 +634,17 @@ def object_to_claim(actor: User, claim_id: int, reason: str, *, now: datetime | 
     return objection
 
 
+def _due(query: Select, now: datetime, village_ids: list[int] | None) -> Select:
+    """Claims whose public notice ended unopposed, waiting for `post_due`."""
+    query = query.where(Claim.status == "in_notice", Claim.notice_ends_at <= now)
+    return query if village_ids is None else query.where(Claim.village_id.in_(village_ids))
+
+
+def count_due(village_ids: list[int] | None, *, now: datetime | None = None) -> int:
+    """How many claims the next `post_due` would post (or refuse over a cap), in these villages."""
+    return db.session.scalar(_due(select(func.count(Claim.id)), now or utcnow(), village_ids)) or 0
+
+
 def post_due(
     *, now: datetime | None = None, limit: int = 1000, village_ids: list[int] | None = None
 ) -> dict[str, list[Any]]:
@@ -643,9 +655,7 @@ def post_due(
     with that reason (the sweep must not retry it forever). Returns {posted, refused, failed}.
     """
     now = now or utcnow()
-    query = select(Claim.id).where(Claim.status == "in_notice", Claim.notice_ends_at <= now)
-    if village_ids is not None:
-        query = query.where(Claim.village_id.in_(village_ids))
+    query = _due(select(Claim.id), now, village_ids)
     due = list(db.session.scalars(query.order_by(Claim.notice_ends_at, Claim.id).limit(limit)))
     result: dict[str, list[Any]] = {"posted": [], "refused": [], "failed": []}
     for claim_id in due:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from .. import web
 from ..auth.models import User
+from ..auth.scope import visible_village_ids
 from ..clock import local_today
 from ..errors import DomainError
 from ..extensions import db
@@ -288,12 +289,14 @@ def review():
     rows = services.claim_details(pager.items)
     for row in rows:
         row["can_review"] = policy.can_review(user, row["claim"])
+    may_post_due = policy.can_post_due(user)
     return render_template(
         "claims/review.html",
         rows=rows,
         pager=pager,
         waiting=waiting,
-        can_post_due=policy.can_post_due(user),
+        can_post_due=may_post_due,
+        due=services.count_due(visible_village_ids(user)) if may_post_due else 0,
         councils=councils,
         council=council,
         status=status,
@@ -308,8 +311,6 @@ def review():
 @web.login_required(policy.can_post_due)
 def post_due():
     """Run the post-due sweep now (cron normally does it)."""
-    from ..auth.scope import visible_village_ids
-
     result = services.post_due(village_ids=visible_village_ids(g.user))
     return render_template("claims/post_due.html", result=result)
 

@@ -6,6 +6,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from .. import demo as demo_module
 from ..auth import policy as auth_policy
 from ..auth.models import User
 from ..extensions import db
@@ -31,5 +32,17 @@ def load_rulebook_command(village_code: str, admin_username: str) -> None:
     created = services.import_rulebook(admin, village.id)
     click.echo(f"Added {len(created)} rule(s) to {village.name} ({village.code}).")
 
+
+def seed_demo_rulebook(demo: demo_module.Demo) -> None:
+    """The demo village adopts the default rulebook, and asks two reviewers for drug tips.
+
+    A reward for a tip is never on the notice board (that would name the informant), so the village asks
+    two people to agree instead: the demo's example of a rule whose claims post at the second approval.
+    """
+    created = {r.code: r for r in services.import_rulebook(demo.admin, demo.village.id)}
+    services.update_rule(demo.admin, created["ADG-DRUG"].id, {"approvals_required": 2})
+
+
+demo_module.setup_seeders.append(seed_demo_rulebook)
 
 commands = [load_rulebook_command]

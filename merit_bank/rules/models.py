@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import UTCDateTime, utcnow
 from ..extensions import db
+from .paths import RulePath, rule_path
 
 UNITS = ("each", "hour")
 
@@ -49,6 +50,11 @@ class _Terms:
     approvals_required: Mapped[int] = mapped_column(Integer, default=1)
     effective_from: Mapped[date | None] = mapped_column(Date)
     effective_to: Mapped[date | None] = mapped_column(Date)
+
+    @property
+    def path(self) -> RulePath:
+        """What happens to points claimed under these terms (see rules/paths.py)."""
+        return rule_path(self)
 
 
 class Rule(_Terms, db.Model):

@@ -42,6 +42,22 @@ class RulePatchSchema(StrictSchema):
     effective_to = fields.Date(allow_none=True)
 
 
+class RulePathSchema(StrictSchema):
+    """What happens to a claim under the rule: reviewers, then posted at once or after a public notice."""
+
+    kind = fields.String(
+        metadata={"description": "`at_once`: posted at the last approval; `public_notice`: after the notice"}
+    )
+    reviewers = fields.Integer(
+        metadata={"description": "approvals a filed claim needs, from different people"}
+    )
+    notice_days = fields.Integer(metadata={"description": "days on the village notice board before posting"})
+    checkins_post_at_once = fields.Boolean(
+        metadata={"description": "a check-in at an event under this rule posts without review"}
+    )
+    summary = fields.String(metadata={"description": "the path in words, in the request's language"})
+
+
 class _TermsSchema(StrictSchema):
     code = fields.String()
     name = fields.String()
@@ -54,6 +70,7 @@ class _TermsSchema(StrictSchema):
     approvals_required = fields.Integer()
     effective_from = fields.Date(allow_none=True)
     effective_to = fields.Date(allow_none=True)
+    path = fields.Nested(RulePathSchema, dump_only=True)
 
 
 class RuleVersionSchema(_TermsSchema):

@@ -42,7 +42,7 @@ def seed_shop(demo_data: demo.Demo) -> None:
     )
 
 
-demo.seeders.append(seed_shop)
+demo.setup_seeders.append(seed_shop)
 
 
 @click.command("verify-stock")
