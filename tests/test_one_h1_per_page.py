@@ -1,4 +1,4 @@
-"""Every HTML page has exactly one <h1>, for every role: a screen reader's first jump lands on what the page is.
+"""Every HTML page has exactly one <h1>, for every role: a screen reader's first jump lands on what it is.
 
 The test walks every GET route of the app (not the JSON API) with the demo village's ids filled in, as a
 visitor, a villager, a shopkeeper, a clerk and the admin; error pages count too.
@@ -29,7 +29,8 @@ SKIPPED |= {"web.set_language", "healthz", "static"}
 def _ids(app) -> dict[str, object]:
     with app.app_context():
         demo = seed_demo()
-        item = db.session.scalar(select(ShopItem).where(ShopItem.shop_id == demo.shop.id, ShopItem.name == "食盐"))
+        salt = select(ShopItem).where(ShopItem.shop_id == demo.shop.id, ShopItem.name == "食盐")
+        item = db.session.scalar(salt)
         redemption = shop_services.redeem(
             demo.shopkeeper,
             shop_id=demo.shop.id,
