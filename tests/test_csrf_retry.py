@@ -1,5 +1,6 @@
 """A page form whose CSRF check fails (the phone dropped its session cookie) is drawn again with a plain
-request to tap once more and what was typed, never a bare "400 · 请求有误"; nothing is done until the retry."""
+request to tap once more and what was typed, never a bare "400 · 请求有误"; nothing is done before the retry.
+"""
 
 from __future__ import annotations
 
