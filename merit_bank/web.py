@@ -60,14 +60,13 @@ def _csrf_failed(exc: CSRFError):
     )
     try:
         endpoint, args = current_app.url_map.bind_to_environ(request.environ).match(method="GET")
-    except HTTPException:
-        endpoint = None
-    if endpoint is None:
+        # Shown, not handled: the page's GET view draws the form again (request.form keeps what was typed).
+        request.method = "GET"
+        response = current_app.make_response(current_app.view_functions[endpoint](**args))
+    except (HTTPException, DomainError):
+        # No page of its own (POST /logout), or the page refuses now: a short page and a way back.
         back = _safe_next(urlsplit(request.referrer or "").path or None)
         return render_template("errors/retry.html", back=back), 400
-    # Shown, not handled: the page's GET view draws the form again (request.form keeps the typed values).
-    request.method = "GET"
-    response = current_app.make_response(current_app.view_functions[endpoint](**args))
     if response.status_code == 200:
         response.status_code = 400
     return response

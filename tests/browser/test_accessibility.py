@@ -19,6 +19,7 @@ from merit_bank.events.models import Event
 from merit_bank.extensions import db
 from merit_bank.shop import services as shop_services
 from merit_bank.shop.models import ShopItem
+from merit_bank.villages import services as village_services
 from tests.browser_support import login
 
 pytestmark = pytest.mark.browser
@@ -121,6 +122,8 @@ def _data(app):
         in_notice = db.session.scalar(
             select(Claim.id).where(Claim.household_id == demo.households[6].id, Claim.status == "in_notice")
         )
+        # The village shows its 红黑榜 on the public board too.
+        village_services.update_village(demo.admin, demo.village.id, {"publish_rankings": True})
         event = db.session.scalar(select(Event).where(Event.rotating.is_(False)).order_by(Event.id))
         token = tokens.static_token(event.id)
     return village, shop_id, redemption, own_claim, in_notice, token
@@ -139,10 +142,15 @@ def test_every_villager_page_is_accessible_on_a_small_phone(live_server, phone_c
         "event landing (logged out)": f"/c/{token}",
         "expired or wrong code": "/c/E9999.0.AAAAAAAAAAAAA",
         "notice board (logged out)": f"/board/{village}",
+        "红黑榜 (public)": f"/board/{village}/honor",
     }
     for name, path in logged_out.items():
-        page.goto(base + path)
+        response = page.goto(base + path)
+        assert response is not None and response.status in (200, 400), (name, response and response.status)
         _check(page, name, problems)
+        if name == "login":  # a phone number and a PIN: the numeric keyboard
+            assert page.get_attribute("#username", "inputmode") == "numeric"
+            assert page.get_attribute("#password", "inputmode") == "numeric"
 
     login(page, base, VILLAGER, VILLAGER_PIN)
     page.goto(base + "/")
@@ -162,6 +170,7 @@ def test_every_villager_page_is_accessible_on_a_small_phone(live_server, phone_c
         "my claim": f"/claims/{own_claim}",
         "notice board": f"/board/{village}",
         "ledger fingerprint": f"/board/{village}/ledger",
+        "红黑榜": f"/board/{village}/honor",
         "points shop": "/shop/",
         "what I can get": f"/shop/{shop_id}/catalogue",
         "receipt": f"/shop/receipts/{redemption}",
