@@ -148,9 +148,22 @@ def test_every_villager_page_is_accessible_on_a_small_phone(live_server, phone_c
         response = page.goto(base + path)
         assert response is not None and response.status in (200, 400), (name, response and response.status)
         _check(page, name, problems)
-        if name == "login":  # a phone number and a PIN: the numeric keyboard
+        if name == "login":  # a phone number and a PIN: the numeric keyboard; then a wrong PIN
             assert page.get_attribute("#username", "inputmode") == "numeric"
             assert page.get_attribute("#password", "inputmode") == "numeric"
+            page.fill("#username", VILLAGER)
+            page.fill("#password", "000000")
+            page.click("main button[type=submit]")
+            page.wait_for_selector("main .error")
+            _check(page, "login refused", problems)
+        if name == "activation":  # the form with its field errors
+            page.fill("#phone", "13900000000")
+            page.fill("#proof", "ZZZZZZ")
+            page.fill("#pin", "123")
+            page.fill("#pin_again", "124")
+            page.click("main button[type=submit]")
+            page.wait_for_selector("main .error")
+            _check(page, "activation refused", problems)
 
     login(page, base, VILLAGER, VILLAGER_PIN)
     page.goto(base + "/")
