@@ -54,6 +54,9 @@ class Config:
         self.UPLOAD_FOLDER = env.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads"))
         self.PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "")
         self.TIMEZONE = env.get("MERIT_BANK_TIMEZONE", "Asia/Shanghai")
+        # What time it is, for every domain and for sessions (database.utcnow): None is the system clock.
+        # Tests set a callable returning an aware UTC datetime to move time without sleeping.
+        self.CLOCK = None
 
         self.JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=int(env.get("JWT_ACCESS_MINUTES", "15")))
         self.JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=int(env.get("JWT_REFRESH_DAYS", "30")))

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import psycopg
+from flask import current_app, has_app_context
 from psycopg.pq import TransactionStatus
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine
@@ -49,9 +50,20 @@ _pinned_now: ContextVar[datetime | None] = ContextVar("merit_bank_pinned_now", d
 
 
 def utcnow() -> datetime:
-    """The current time, timezone-aware, in UTC (the pinned moment inside `pinned_time()`)."""
+    """The current time, timezone-aware, in UTC, which every domain and the sessions read.
+
+    Two ways move it: `pinned_time()` for one thread (the demo plays a year of history through the real
+    services), and the app's CLOCK setting (a callable returning an aware datetime) for every request of an
+    application at once (a browser test that comes back "weeks later" without sleeping or patching modules).
+    """
     pinned = _pinned_now.get()
-    return datetime.now(UTC) if pinned is None else pinned
+    if pinned is not None:
+        return pinned
+    if has_app_context():
+        clock = current_app.config.get("CLOCK")
+        if clock is not None:
+            return clock()
+    return datetime.now(UTC)
 
 
 @contextmanager

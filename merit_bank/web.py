@@ -10,7 +10,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_jwt_extended import decode_token, set_access_cookies, unset_jwt_cookies
+from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
 
 from .auth import policy, sessions
 from .auth import services as auth_services
@@ -18,7 +20,7 @@ from .auth.models import COUNCILS, ROLES, User
 from .auth.schemas import UserCreateSchema
 from .auth.throttle import client_address
 from .database import utcnow
-from .errors import DomainError, Forbidden, ValidationFailed
+from .errors import DomainError, Forbidden, ValidationFailed, handle_http_exception, wants_problem_json
 from .extensions import csrf, db
 from .form_errors import form_errors
 from .households import services as household_services
@@ -42,6 +44,32 @@ def _csrf_for_forms() -> None:
     # Every HTML form post carries Flask-WTF's token; the JSON API is covered by JWT's double submit.
     if request.method == "POST" and not request.path.startswith("/api/"):
         csrf.protect()
+
+
+@bp.app_errorhandler(CSRFError)
+def _csrf_failed(exc: CSRFError):
+    """A form whose CSRF check failed, most often because the browser dropped its session cookie (WeChat's
+    WebView may when it restores a page): the same page again, with what was typed and a plain request to
+    tap once more, instead of a bare 400. Its new form carries a new token, so the second tap goes through.
+    """
+    if request.path.startswith("/api/") or wants_problem_json():
+        return handle_http_exception(exc)
+    g.csrf_retry = _(
+        "The page had been open for a long time and your phone forgot it. "
+        "Please check what you entered and tap the button again."
+    )
+    try:
+        endpoint, args = current_app.url_map.bind_to_environ(request.environ).match(method="GET")
+        # Shown, not handled: the page's GET view draws the form again (request.form keeps what was typed).
+        request.method = "GET"
+        response = current_app.make_response(current_app.view_functions[endpoint](**args))
+    except (HTTPException, DomainError):
+        # No page of its own (POST /logout), or the page refuses now: a short page and a way back.
+        back = _safe_next(urlsplit(request.referrer or "").path or None)
+        return render_template("errors/retry.html", back=back), 400
+    if response.status_code == 200:
+        response.status_code = 400
+    return response
 
 
 def page_user() -> User | None:
@@ -114,7 +142,10 @@ def login():
                 error = _("Wrong phone number/username or PIN/password.")
         else:
             return start_browser_session(user, request.args.get("next"))
-    return render_template("auth/login.html", error=error, ask_card_code=ask_card_code), status
+    full_keyboard = request.args.get("keyboard") == "full"
+    return render_template(
+        "auth/login.html", error=error, ask_card_code=ask_card_code, full_keyboard=full_keyboard
+    ), status
 
 
 def start_browser_session(user: User, next_path: str | None):
@@ -346,6 +377,7 @@ def _template_globals() -> dict[str, Any]:
         # Babel calls Simplified Chinese zh_Hans_CN (also the catalog's folder): pages test startswith("zh").
         "current_locale": str(get_locale()),
         "current_user": g.get("user"),
+        "csrf_retry": g.get("csrf_retry"),
         # What the menu and the home tiles offer, asked of the policy (templates compare no roles).
         "may": _menu_permissions(g.get("user")),
         "extra_nav": lambda user: [item for provider in nav_providers for item in provider(user)],
@@ -360,4 +392,6 @@ def _menu_permissions(user: User | None) -> dict[str, bool]:
         "manage_villages": policy.can_manage_villages(user),
         "manage_users": policy.can_manage_users(user),
         "keep_households": policy.can_keep_households(user),
+        # A villager's few pages are listed under the page, not in the header (large text, small phones).
+        "menu_below": policy.is_villager(user),
     }

@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g
 from flask_babel import lazy_gettext as _l
-from flask_jwt_extended import create_access_token, create_refresh_token, decode_token, get_jti
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 
@@ -88,14 +88,26 @@ def issue_tokens(user: User, *, access_expires: timedelta | None = None) -> dict
     The access token names its refresh token (`rjti`), so a logout with the access token alone ends both.
     """
     claims = {"role": user.role, "gen": user.token_generation}
-    refresh_token = create_refresh_token(identity=str(user.id), additional_claims=claims)
-    access_kwargs: dict[str, Any] = {"additional_claims": {**claims, "rjti": get_jti(refresh_token)}}
-    if access_expires is not None:
-        access_kwargs["expires_delta"] = access_expires
+    config = current_app.config
+    refresh_token = create_refresh_token(
+        identity=str(user.id),
+        additional_claims={**claims, **_stamped(config["JWT_REFRESH_TOKEN_EXPIRES"])},
+    )
+    lifetime = access_expires if access_expires is not None else config["JWT_ACCESS_TOKEN_EXPIRES"]
+    # Read back without the expiry check: under a clock set in the past the fresh token may read as expired.
+    refresh_jti = decode_token(refresh_token, allow_expired=True)["jti"]
+    access_claims = {**claims, "rjti": refresh_jti, **_stamped(lifetime)}
     return {
-        "access_token": create_access_token(identity=str(user.id), **access_kwargs),
+        "access_token": create_access_token(identity=str(user.id), additional_claims=access_claims),
         "refresh_token": refresh_token,
     }
+
+
+def _stamped(lifetime: timedelta) -> dict[str, datetime]:
+    """A token's times from the app's clock (database.utcnow), not flask-jwt-extended's own, so that
+    a session's age and its sliding renewal follow the same clock as everything else."""
+    now = utcnow()
+    return {"iat": now, "nbf": now, "exp": now + lifetime}
 
 
 def _revoked_row(jti: str, user_id: int, expires_at: datetime) -> None:
