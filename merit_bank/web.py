@@ -83,6 +83,13 @@ def login_required(allowed: Callable[[User], bool] | None = None) -> Callable:
     return decorator
 
 
+def typed_code() -> str:
+    """A household code posted by a staff page's code form before its script ran (kept, not yet judged)."""
+    if request.method != "POST":
+        return ""
+    return request.form.get("code", "").strip().upper()[:12]
+
+
 def _safe_next(target: str | None) -> str:
     # Only paths on this site: an open redirect would let a phishing link borrow our login page.
     if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
