@@ -25,6 +25,7 @@ from .households import services as household_services
 from .households.schemas import HouseholdCreateSchema
 from .inputs import parse_id
 from .paging import paginate
+from .qr import png_data_uri, qr_png
 from .villages import services as village_services
 from .villages.schemas import VillageCreateSchema
 
@@ -187,7 +188,11 @@ def home():
         household = household_services.get_household(user, user.household_id or -1)
         row = household_services.with_balances([household])[0]
         session_ends = sessions.expires_at(g.session_payload) if g.get("session_payload") else None
-        return render_template("home/villager.html", row=row, session_ends=session_ends)
+        # The card travels inside the page (< 1 KB): a separate image would cost a round trip on every
+        # visit, since the card is a credential and never cached. So the page is not cached either.
+        card_src = png_data_uri(qr_png(household_services.card_token(household)))
+        page = render_template("home/villager.html", row=row, session_ends=session_ends, card_src=card_src)
+        return page, {"Cache-Control": "private, no-store"}
     return render_template("home/staff.html")
 
 

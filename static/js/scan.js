@@ -329,7 +329,9 @@
   var swUrl = root.getAttribute("data-sw-url");
   if (swUrl && "serviceWorker" in navigator && window.isSecureContext) {
     navigator.serviceWorker.register(swUrl, { scope: root.getAttribute("data-sw-scope") }).catch(function () {});
-    if (window.caches && navigator.onLine !== false) {
+    // Once the worker controls the page it keeps what the page fetches; before that (the first visit),
+    // fetch the page and its files into its cache here.
+    if (window.caches && navigator.onLine !== false && !navigator.serviceWorker.controller) {
       var keep = [window.location.pathname];
       Array.prototype.forEach.call(document.querySelectorAll("script[src], link[rel=stylesheet]"), function (el) {
         keep.push(el.getAttribute("src") || el.getAttribute("href"));
