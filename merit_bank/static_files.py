@@ -17,9 +17,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import mimetypes
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from flask import Flask, Response, abort, request
@@ -56,10 +58,10 @@ class StaticFiles:
         if path is None:
             return None
         try:
-            stat = Path(path).stat()
+            stat = os.stat(path)
         except (OSError, ValueError):
             return None
-        if not Path(path).is_file():
+        if not S_ISREG(stat.st_mode):
             return None
         stamp = (stat.st_mtime_ns, stat.st_size)
         entry = self._entries.get(path)
