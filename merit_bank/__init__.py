@@ -93,12 +93,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["merit_bank.api"] = api
 
-    from . import auth_hooks, inputs, security_headers
+    from . import auth_hooks, inputs, security_headers, static_files
 
     inputs.register(app)  # before any blueprint: routes keep the `int` converter they were built with
     auth_hooks.register(app)
     register_error_handlers(app)
     security_headers.register(app)
+    static_files.register(app)
     _require_json_bodies(app)
 
     for domain in DOMAINS:

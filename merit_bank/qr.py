@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import threading
 
@@ -41,3 +42,8 @@ def qr_svg(data: str) -> bytes:
         code = _build(data)
         image = code.make_image(image_factory=qrcode.image.svg.SvgPathImage)
     return image.to_string(encoding="unicode").encode()
+
+
+def png_data_uri(png: bytes) -> str:
+    """A PNG as a data: URI, to travel inside its page (the CSP allows data: images)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

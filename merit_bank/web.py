@@ -27,6 +27,7 @@ from .households import services as household_services
 from .households.schemas import HouseholdCreateSchema
 from .inputs import normalize_phone, parse_id
 from .paging import paginate
+from .qr import png_data_uri, qr_png
 from .villages import services as village_services
 from .villages.schemas import VillageCreateSchema
 
@@ -109,6 +110,13 @@ def login_required(allowed: Callable[[User], bool] | None = None) -> Callable:
         return wrapper
 
     return decorator
+
+
+def typed_code() -> str:
+    """A household code posted by a staff page's code form before its script ran (kept, not yet judged)."""
+    if request.method != "POST":
+        return ""
+    return request.form.get("code", "").strip().upper()[:12]
 
 
 def _safe_next(target: str | None) -> str:
@@ -211,7 +219,11 @@ def home():
         household = household_services.get_household(user, user.household_id or -1)
         row = household_services.with_balances([household])[0]
         session_ends = sessions.expires_at(g.session_payload) if g.get("session_payload") else None
-        return render_template("home/villager.html", row=row, session_ends=session_ends)
+        # The card travels inside the page (< 1 KB): a separate image would cost a round trip on every
+        # visit, since the card is a credential and never cached. So the page is not cached either.
+        card_src = png_data_uri(qr_png(household_services.card_token(household)))
+        page = render_template("home/villager.html", row=row, session_ends=session_ends, card_src=card_src)
+        return page, {"Cache-Control": "private, no-store"}
     return render_template("home/staff.html")
 
 

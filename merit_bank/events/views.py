@@ -25,7 +25,7 @@ from ..inputs import parse_id, strip_control
 from ..labels import council_label
 from ..paging import paginate
 from ..villages import services as village_services
-from ..web import login_required, nav_providers, page_user, villager_home_sections
+from ..web import login_required, nav_providers, page_user, typed_code, villager_home_sections
 from . import policy, services, tokens
 from .models import Event
 from .schemas import EventCreateSchema
@@ -173,11 +173,13 @@ def scan_choose():
     return render_template("events/scan_choose.html", events=events, now=now, pager=pager)
 
 
-@bp.get("/events/<int:event_id>/scan")
+@bp.route("/events/<int:event_id>/scan", methods=["GET", "POST"])
 @login_required(policy.runs_events)
 def scan_page(event_id: int):
     event = services.managed_event(g.user, event_id)
-    return render_template("events/scan.html", event=event)
+    # A POST is the code form sent before scan.js had run: the page comes back with the code kept, and
+    # the script looks it up once it runs (against its offline roster, like a code typed later).
+    return render_template("events/scan.html", event=event, typed_code=typed_code())
 
 
 @bp.get("/events/scan-sw.js")

@@ -110,7 +110,7 @@ def index():
 # --- the counter -----------------------------------------------------------------------------------
 
 
-@bp.get("/<int:shop_id>/counter")
+@bp.route("/<int:shop_id>/counter", methods=["GET", "POST"])
 @web.login_required(policy.works_counter)
 def counter(shop_id: int):
     """Scan or type a card, tap goods, confirm: built for a queue on a phone or tablet."""
@@ -128,7 +128,8 @@ def counter(shop_id: int):
         }
         for i in items
     ]
-    return render_template("shop/counter.html", shop=shop, catalogue=catalogue)
+    # A POST is the code form sent before the script had run: the code is kept, the script looks it up.
+    return render_template("shop/counter.html", shop=shop, catalogue=catalogue, typed_code=web.typed_code())
 
 
 @bp.get("/receipts/<int:redemption_id>")

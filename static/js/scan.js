@@ -233,11 +233,30 @@
   }
 
   // --- the camera: BarcodeDetector where the browser has it, else the vendored jsQR ----------------
+  // jsQR (57 KB compressed) is fetched only when the camera starts without a BarcodeDetector, so it
+  // never holds up the page on a slow link.
 
   var video = $("video");
   var canvas = $("canvas");
   var detector = null;
   var stream = null;
+  var decoderLoading = null;
+
+  function loadDecoder() {
+    if (window.jsQR) return Promise.resolve();
+    if (!decoderLoading) {
+      decoderLoading = new Promise(function (resolve, reject) {
+        var s = document.createElement("script");
+        s.src = root.getAttribute("data-decoder");
+        s.onload = resolve;
+        s.onerror = function () { decoderLoading = null; reject(new Error("decoder")); };
+        document.head.appendChild(s);
+      });
+    }
+    return decoderLoading;
+  }
+
+  function hasDetector() { return "BarcodeDetector" in window; }
 
   function stopCamera() {
     if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
@@ -273,12 +292,13 @@
   function startCamera() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { setMessage(T.noCamera, true); return; }
     var ready = Promise.resolve();
-    if ("BarcodeDetector" in window) {
+    if (hasDetector()) {
       ready = window.BarcodeDetector.getSupportedFormats()
         .then(function (formats) { if (formats.indexOf("qr_code") >= 0) detector = new window.BarcodeDetector({ formats: ["qr_code"] }); })
         .catch(function () { detector = null; });
     }
     ready
+      .then(function () { return detector ? null : loadDecoder(); })
       .then(function () { return navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }); })
       .then(function (s) {
         stream = s;
@@ -300,13 +320,18 @@
   window.setInterval(function () { sync(); }, 15000);
 
   // Exposed for tests and for a card read by other means (e.g. a USB scanner typing into the page).
-  window.meritScan = { handleCard: handleCard, handleCode: handleCode, sync: sync, queue: function () { return queue.slice(); } };
+  window.meritScan = {
+    handleCard: handleCard, handleCode: handleCode, sync: sync, loadDecoder: loadDecoder,
+    queue: function () { return queue.slice(); }
+  };
 
   // Keep this page and its scripts for opening it again offline (secure contexts only: https, localhost).
   var swUrl = root.getAttribute("data-sw-url");
   if (swUrl && "serviceWorker" in navigator && window.isSecureContext) {
     navigator.serviceWorker.register(swUrl, { scope: root.getAttribute("data-sw-scope") }).catch(function () {});
-    if (window.caches && navigator.onLine !== false) {
+    // Once the worker controls the page it keeps what the page fetches; before that (the first visit),
+    // fetch the page and its files into its cache here.
+    if (window.caches && navigator.onLine !== false && !navigator.serviceWorker.controller) {
       var keep = [window.location.pathname];
       Array.prototype.forEach.call(document.querySelectorAll("script[src], link[rel=stylesheet]"), function (el) {
         keep.push(el.getAttribute("src") || el.getAttribute("href"));
@@ -315,12 +340,24 @@
     }
   }
 
+  // Without a BarcodeDetector the camera needs jsQR offline too: keep it, fetched once the page is up.
+  function keepDecoderForOffline() {
+    if (hasDetector() || !window.caches || !window.isSecureContext || navigator.onLine === false) return;
+    var url = root.getAttribute("data-decoder");
+    window.caches.open("mb-scan-v1")
+      .then(function (cache) { return cache.match(url).then(function (kept) { return kept || cache.add(url); }); })
+      .catch(function () {});
+  }
+
   setOnline(navigator.onLine !== false);
   renderCount();
   queue.forEach(showQueued);
   root.setAttribute("data-ready", "loading");
   loadRoster().then(function () {
     root.setAttribute("data-ready", roster ? "true" : "no-roster");
+    // A code sent with the form before this script ran comes back in the field: look it up now.
+    if (root.getAttribute("data-typed-code")) handleCode($("code").value);
     sync();
+    keepDecoderForOffline();
   });
 })();

@@ -299,6 +299,10 @@
   });
 
   $("cancel").addEventListener("click", function () {
-    window.location.reload();
+    // Not reload(): after the code form's post that would post it again.
+    window.location.assign(window.location.pathname);
   });
+
+  // A code sent with the form before this script ran comes back in the field: look it up now.
+  if (root.dataset.typedCode && $("code").value.trim()) lookup({ code: $("code").value.trim().toUpperCase() });
 })();

@@ -84,6 +84,7 @@ def test_the_scan_page_queues_scans_offline_and_syncs_them_when_back_online(live
     login(page, live_server.url, _username(live_server.app, world.clerk), PASSWORD)
     page.goto(f"{live_server.url}/events/{event['id']}/scan")
     page.wait_for_selector("#scanner[data-ready=true]")
+    page.evaluate("window.meritScan.loadDecoder()")  # as starting the camera does where no BarcodeDetector is
     # The service worker has taken the page over and kept a copy of it for opening it offline.
     wait_for(page, "navigator.serviceWorker.controller !== null")
     wait_for(page, "caches.match(location.pathname).then(r => !!r)", interval=0.2)
