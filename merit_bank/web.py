@@ -15,6 +15,7 @@ from marshmallow import ValidationError
 from .auth import policy, sessions
 from .auth import services as auth_services
 from .auth.models import COUNCILS, ROLES, User
+from .auth.read_only import open_to_read_only
 from .auth.schemas import UserCreateSchema
 from .auth.throttle import client_address
 from .database import utcnow
@@ -91,6 +92,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@open_to_read_only
 def login():
     error = None
     status = 200
@@ -140,6 +142,7 @@ def _renew_sliding_session(response):
 
 
 @bp.post("/logout-all")
+@open_to_read_only
 @login_required()
 def logout_all():
     """ "Log out on every device": every session and token of this person ends, this one too."""
@@ -150,6 +153,7 @@ def logout_all():
 
 
 @bp.post("/logout")
+@open_to_read_only
 def logout():
     token = request.cookies.get(current_app.config["JWT_ACCESS_COOKIE_NAME"])
     if token:

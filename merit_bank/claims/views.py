@@ -257,7 +257,7 @@ def photo(claim_id: int):
 
 
 @bp.route("/claims/review", methods=["GET", "POST"])
-@web.login_required(policy.is_reviewer)
+@web.login_required(policy.reads_queue)
 def review():
     """The clerk's queue, filtered by council and status; tick many claims and decide them in one click."""
     user: User = g.user

@@ -7,8 +7,17 @@ from flask_smorest import Blueprint
 
 from ..auth.scope import current_user
 from ..schemas import PageArgs, page_of
-from . import services
-from .schemas import GroupSchema, VillageCreateSchema, VillagePageSchema, VillageSchema, VillageUpdateSchema
+from . import regions, services
+from .schemas import (
+    GroupSchema,
+    RegionCreateSchema,
+    RegionListSchema,
+    RegionSchema,
+    VillageCreateSchema,
+    VillagePageSchema,
+    VillageSchema,
+    VillageUpdateSchema,
+)
 
 blp = Blueprint("villages_api", __name__, url_prefix="/api/v1", description="Villages and 村民小组")
 
@@ -53,3 +62,20 @@ def update_village(data, village_id):
 def add_group(data, village_id):
     """Add a 村民小组 to a village."""
     return services.add_group(current_user(), village_id, data["name"])
+
+
+@blp.route("/regions", methods=["POST"])
+@jwt_required()
+@blp.arguments(RegionCreateSchema)
+@blp.response(201, RegionSchema)
+def create_region(data):
+    """Add a county, or a township in a county (deployment-wide admins)."""
+    return regions.create_region(current_user(), data)
+
+
+@blp.route("/regions")
+@jwt_required()
+@blp.response(200, RegionListSchema)
+def list_regions():
+    """Every county and township (deployment-wide admins and supervisors)."""
+    return {"items": regions.list_regions(current_user())}

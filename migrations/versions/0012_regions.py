@@ -1,4 +1,4 @@
-"""Regions (county → township) above villages, and the region a supervisor oversees.
+"""Regions (county → township) above villages, the region a supervisor oversees, and their looks at households.
 
 Revision ID: 0012
 Revises: 0010
@@ -48,9 +48,27 @@ def upgrade():
     op.create_index(op.f("ix_regions_parent_id"), "regions", ["parent_id"], unique=False)
     _add_region_column("villages")
     _add_region_column("users")
+    op.create_table(
+        "household_views",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("household_id", sa.Integer(), nullable=False),
+        sa.Column("viewer_id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("location", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["household_id"], ["households.id"], name=op.f("fk_household_views_household_id_households")
+        ),
+        sa.ForeignKeyConstraint(["viewer_id"], ["users.id"], name=op.f("fk_household_views_viewer_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_household_views")),
+    )
+    op.create_index("ix_household_views_household_id_at", "household_views", ["household_id", "at"], unique=False)
+    op.create_index(op.f("ix_household_views_viewer_id"), "household_views", ["viewer_id"], unique=False)
 
 
 def downgrade():
+    op.drop_index(op.f("ix_household_views_viewer_id"), table_name="household_views")
+    op.drop_index("ix_household_views_household_id_at", table_name="household_views")
+    op.drop_table("household_views")
     _drop_region_column("users")
     _drop_region_column("villages")
     op.drop_index(op.f("ix_regions_parent_id"), table_name="regions")
