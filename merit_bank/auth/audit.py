@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import g, has_request_context, request
@@ -11,6 +12,23 @@ from ..database import transaction, utcnow
 from ..extensions import db
 from . import policy
 from .models import HouseholdView, User
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****0001: enough to tell two people apart, not enough to call them."""
+    if not phone:
+        return phone
+    if len(phone) <= 7:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def shown_name(viewer: User | None, user: User) -> str:
+    """A user's name as `viewer` may see it: a villager's username is their phone, masked for a supervisor."""
+    name = user.display_name or user.username
+    if viewer is not None and not policy.sees_contact_details(viewer) and re.fullmatch(r"\+?\d{5,20}", name):
+        return mask_phone(name) or ""
+    return name
 
 
 def note_household_view(actor: User, household_id: int) -> None:

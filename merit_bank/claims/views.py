@@ -175,7 +175,7 @@ def _claim_page(claim: Claim, errors: dict[str, Any] | None = None, status: int 
     return render_template(
         "claims/detail.html",
         row=row,
-        history=services.claim_history(claim),
+        history=services.claim_history(claim, user),
         objections=services.claim_objections(claim),
         can_review=policy.can_review(user, claim),
         may_object=policy.can_object(user, claim),

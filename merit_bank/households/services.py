@@ -205,22 +205,13 @@ def with_balances(households: list[Household], actor: User | None = None) -> lis
     return rows
 
 
-def mask_phone(phone: str | None) -> str | None:
-    """138****0001: enough to tell two people apart, not enough to call them."""
-    if not phone:
-        return phone
-    if len(phone) <= 7:
-        return "*" * len(phone)
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-
-
 def member_view(actor: User, member: Member) -> dict[str, Any]:
     """A member as this actor may see them: a supervisor never an identity number, and phones masked."""
     return {
         "id": member.id,
         "name": member.name,
         "relation": member.relation,
-        "phone": member.phone if policy.sees_contact_details(actor) else mask_phone(member.phone),
+        "phone": member.phone if policy.sees_contact_details(actor) else audit.mask_phone(member.phone),
         "id_number_masked": member.id_number_masked if policy.sees_identity_numbers(actor) else None,
     }
 

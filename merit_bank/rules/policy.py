@@ -9,7 +9,7 @@ from ..i18n import request_gettext as _
 
 
 def reads_rulebook(actor: User) -> bool:
-    """The rule pages are for the village's staff (supervisors read them); everyone logged in lists rules by API."""
+    """The rule pages: the village's staff, and supervisors; anyone logged in lists rules by API."""
     return auth.reads_as_staff(actor)
 
 

@@ -156,7 +156,7 @@ def receipt(redemption_id: int):
 
 
 @bp.get("/<int:shop_id>/stock")
-@web.login_required(policy.works_counter)
+@web.login_required(policy.reads_shop_pages)
 def stock(shop_id: int, errors: dict[str, Any] | None = None, status: int = 200):
     """Items with their stock, and the forms to add, restock, count and edit them."""
     shop = services.staff_shop(g.user, shop_id)
@@ -258,7 +258,7 @@ def item_photo(shop_id: int, item_id: int):
 
 
 @bp.get("/<int:shop_id>/items/<int:item_id>/movements")
-@web.login_required(policy.works_counter)
+@web.login_required(policy.reads_shop_pages)
 def movements(shop_id: int, item_id: int):
     """An item's stock log."""
     shop = services.staff_shop(g.user, shop_id)
@@ -280,7 +280,7 @@ def photo(name: str):
 
 
 @bp.get("/<int:shop_id>/redemptions")
-@web.login_required(policy.works_counter)
+@web.login_required(policy.reads_shop_pages)
 def redemptions(shop_id: int):
     """The shop's redemptions of one local day (today unless chosen), with voids."""
     from datetime import datetime, time, timedelta
@@ -339,7 +339,7 @@ def void(redemption_id: int):
 
 
 @bp.get("/<int:shop_id>/settlement")
-@web.login_required(policy.works_counter)
+@web.login_required(policy.reads_shop_pages)
 def settlement_page(shop_id: int):
     shop = services.staff_shop(g.user, shop_id)
     month = request.args.get("month") or services.current_month()
@@ -365,7 +365,7 @@ def close_month(shop_id: int):
 
 
 @bp.get("/<int:shop_id>/settlement.<fmt>")
-@web.login_required(policy.works_counter)
+@web.login_required(policy.reads_shop_pages)
 def settlement_download(shop_id: int, fmt: str):
     if fmt not in ("csv", "xlsx"):
         abort(404)
