@@ -26,8 +26,10 @@ from .households import services as household_services
 from .households.schemas import HouseholdCreateSchema
 from .inputs import parse_id
 from .paging import paginate
+from .villages import regions
 from .villages import services as village_services
-from .villages.schemas import VillageCreateSchema
+from .villages.models import COUNTY, TOWNSHIP
+from .villages.schemas import RegionCreateSchema, VillageCreateSchema, VillageUpdateSchema
 
 bp = Blueprint("web", __name__)
 
@@ -220,8 +222,57 @@ def admin_villages():
             return redirect(url_for("web.admin_villages"))
         except (ValidationError, DomainError) as exc:
             errors = form_errors(exc)
+    return _villages_page(errors)
+
+
+def _villages_page(errors: dict[str, Any], region_errors: dict[str, Any] | None = None):
     villages = db.session.scalars(village_services.list_villages(g.user)).all()
-    return render_template("admin/villages.html", villages=villages, errors=errors), (422 if errors else 200)
+    keeps_regions = policy.manages_regions(g.user)
+    all_regions = regions.list_regions(g.user) if keeps_regions else []
+    return render_template(
+        "admin/villages.html",
+        villages=villages,
+        errors=errors,
+        region_errors=region_errors or {},
+        keeps_regions=keeps_regions,
+        counties=[r for r in all_regions if r.kind == COUNTY],
+        townships=[r for r in all_regions if r.kind == TOWNSHIP],
+        region_names={r.id: r.name for r in all_regions},
+    ), (422 if errors or region_errors else 200)
+
+
+@bp.post("/admin/regions")
+@login_required(policy.manages_regions)
+def admin_create_region():
+    """A county, or a township in a county, from the villages page."""
+    try:
+        data = RegionCreateSchema().load(
+            {
+                "name": request.form.get("name", ""),
+                "kind": request.form.get("kind", ""),
+                "parent_id": form_int(request.form.get("parent_id")),
+            }
+        )
+        regions.create_region(g.user, data)
+    except (ValidationError, DomainError) as exc:
+        return _villages_page({}, form_errors(exc))
+    return redirect(url_for("web.admin_villages"))
+
+
+@bp.post("/admin/villages/<int:village_id>/region")
+@login_required(policy.manages_regions)
+def admin_place_village(village_id: int):
+    """Move a village into a township (or out of every region)."""
+    try:
+        data = VillageUpdateSchema(only=("region_id",)).load(
+            {"region_id": form_int(request.form.get("region_id"))}
+        )
+        regions.place_village(g.user, village_id, data["region_id"])
+    except (ValidationError, DomainError) as exc:
+        if isinstance(exc, DomainError) and exc.status == 404:
+            raise
+        return _villages_page({}, form_errors(exc))
+    return redirect(url_for("web.admin_villages"))
 
 
 @bp.route("/admin/households", methods=["GET", "POST"])
@@ -282,7 +333,7 @@ def admin_users():
             "display_name": request.form.get("display_name", ""),
             "councils": request.form.getlist("councils"),
         }
-        for key in ("village_id", "shop_id", "member_id"):
+        for key in ("village_id", "shop_id", "member_id", "region_id"):
             value = request.form.get(key, "").strip()
             if value:
                 number = parse_id(value)
@@ -296,10 +347,11 @@ def admin_users():
     villages = db.session.scalars(village_services.list_villages(g.user)).all()
     return render_template(
         "admin/users.html",
+        regions=regions.list_regions(g.user) if policy.creates_supervisors(g.user) else [],
         users=pager.items,
         pager=pager,
         villages=villages,
-        roles=ROLES,
+        roles=[r for r in ROLES if policy.creates_supervisors(g.user) or not policy.role_is_read_only(r)],
         councils=COUNCILS,
         errors=errors,
     ), (422 if errors else 200)
@@ -321,7 +373,15 @@ def _template_globals() -> dict[str, Any]:
         "may": _menu_permissions(g.get("user")),
         "extra_nav": lambda user: [item for provider in nav_providers for item in provider(user)],
         "villager_sections": lambda household: villager_home_sections,
+        "household_views": _household_views,
     }
+
+
+def _household_views(household_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest looks of supervisors at the household, for its own home page."""
+    from .auth import audit
+
+    return audit.view_rows(list(db.session.scalars(audit.household_views(household_id).limit(limit))))
 
 
 def _menu_permissions(user: User | None) -> dict[str, bool]:

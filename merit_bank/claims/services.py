@@ -90,6 +90,8 @@ def claim_for_actor(actor: User, claim_id: int) -> Claim:
     claim = db.session.scalar(visible_claims(actor).where(Claim.id == claim_id))
     if claim is None:
         raise NotFound("not-found", _("No such claim."))
+    # A claim names the household and its member: a supervisor's look at it is a look at the household.
+    audit.note_household_view(actor, claim.household_id)
     return claim
 
 

@@ -249,7 +249,9 @@ def test_every_write_is_refused_as_read_only_on_the_api_and_the_pages(world, app
             assert response.get_json()["type"] == "read-only", (method, path)
     # The same forms as a browser: signed in by the page, with a real CSRF token.
     assert page_login(client, w.supervisor_name, PASSWORD).status_code == 302
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/reports/county").get_data(as_text=True))
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', client.get("/reports/county").get_data(as_text=True)
+    )
     assert token
     for method, rule, endpoint in writes:
         if rule.startswith("/api/"):
