@@ -65,6 +65,8 @@ def _nav(user: User) -> list[dict[str, str]]:
             {"url": url_for("claims.review"), "label": _("Review claims")},
             {"url": url_for("claims.new_claim"), "label": _("File a claim")},
         ]
+    elif policy.reads_queue(user):
+        items = [{"url": url_for("claims.review"), "label": _("Review claims")}]
     village = db.session.get(Village, user.village_id) if user.village_id else None
     if village is not None:
         items.append({"url": url_for("claims.board", village_code=village.code), "label": _("Notice board")})

@@ -15,6 +15,11 @@ def ensure_reads_reports(actor: User) -> None:
     auth.require_role(actor, *auth.STAFF, auth.SUPERVISOR)
 
 
+def keeps_register(actor: User) -> bool:
+    """The roster import and the printable household cards (credentials): admins and clerks, not supervisors."""
+    return auth.is_staff(actor)
+
+
 def compares_villages(actor: User) -> bool:
     """The county view of every village in scope: admins, and supervisors over their region."""
     return auth.is_admin(actor) or auth.is_supervisor(actor)

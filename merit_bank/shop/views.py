@@ -45,7 +45,7 @@ def _nav(user: User) -> list[dict[str, str]]:
             {"url": url_for("shop.redemptions", shop_id=user.shop_id), "label": _("Redemptions")},
             {"url": url_for("shop.settlement_page", shop_id=user.shop_id), "label": _("Settlement")},
         ]
-    if policy.manages_shops(user) or auth_policy.is_villager(user):
+    if policy.manages_shops(user) or policy.oversees_shops(user) or auth_policy.is_villager(user):
         return [{"url": url_for("shop.index"), "label": _("Points shop")}]
     return []
 
@@ -104,6 +104,7 @@ def index():
         villages=villages,
         errors=errors,
         manages_shops=policy.manages_shops(user),
+        oversees_shops=policy.oversees_shops(user),
     ), (422 if errors else 200)
 
 
@@ -169,6 +170,7 @@ def stock(shop_id: int, errors: dict[str, Any] | None = None, status: int = 200)
         verification=verification,
         errors=errors or {},
         error_item=request.form.get("item_id") if errors else None,
+        keeps_stock=policy.works_counter(g.user),
     ), status
 
 

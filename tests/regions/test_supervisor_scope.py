@@ -277,3 +277,24 @@ def _state(app: Flask) -> dict[str, int]:
                 continue
             counts[table.name] = db.session.scalar(select(func.count()).select_from(table))
         return counts
+
+
+def test_credentials_are_not_for_supervisors(world, client):
+    """Household cards and event codes let their holder act; a supervisor reads, so gets neither."""
+    w = world
+    v = w.in_scope[0]
+    sup = w.h(w.supervisor)
+    for path in (
+        f"/api/v1/households/{v.household}/card.png",
+        f"/api/v1/households/{v.household}/card.svg",
+        f"/api/v1/events/{v.event}/code",
+        f"/api/v1/events/{v.event}/qr.png",
+    ):
+        assert client.get(path, headers=sup).status_code in (403, 404), path
+    assert page_login(client, w.supervisor_name, PASSWORD).status_code == 302
+    assert client.get(f"/reports/cards?village_id={v.id}").status_code == 403
+    assert client.get(f"/reports/import?village_id={v.id}").status_code == 403
+    dashboard = client.get(f"/reports/?village_id={v.id}").get_data(as_text=True)
+    assert "/reports/cards" not in dashboard
+    stock = client.get(f"/shop/{v.shop}/stock").get_data(as_text=True)
+    assert "/restock" not in stock and "/stocktake" not in stock and f'/shop/{v.shop}/items"' not in stock
