@@ -16,7 +16,7 @@ def ensure_reads_reports(actor: User) -> None:
 
 
 def keeps_register(actor: User) -> bool:
-    """The roster import and the printable household cards (credentials): admins and clerks, not supervisors."""
+    """The roster import and the printable household cards (credentials): admins and clerks, no supervisor."""
     return auth.is_staff(actor)
 
 
