@@ -494,7 +494,8 @@ def template_xlsx() -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "花名册"
-    keys = list(COLUMNS)
+    # A village's own roster need not name its township (the optional 乡镇 column is explained in the notes).
+    keys = [key for key in COLUMNS if key != "township"]
     append_row(sheet, [heading(k) for k in keys])
     for index, key in enumerate(keys, start=1):
         cell = sheet.cell(row=1, column=index)
