@@ -80,8 +80,6 @@ def is_staff(user: User) -> bool:
 
 def require_role(user: User, *roles: str) -> None:
     if user.role not in roles:
-        if is_read_only(user):
-            raise read_only_refusal()
         raise Forbidden("forbidden", _l("Your role may not do this."))
 
 
