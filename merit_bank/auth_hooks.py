@@ -6,6 +6,7 @@ from flask import Flask, redirect, request, url_for
 from flask_babel import gettext as _
 
 from .auth import services
+from .auth.read_only import refuse_writes_of_read_only_logins
 from .errors import problem, wants_problem_json
 from .extensions import jwt
 
@@ -18,6 +19,8 @@ def _unauthorized(detail: str, code: str = "unauthorized"):
 
 
 def register(app: Flask) -> None:
+    app.before_request(refuse_writes_of_read_only_logins)
+
     @jwt.user_lookup_loader
     def _load_user(_header, payload):
         # Checked on every request, so a deactivated user is locked out at once, not at token expiry.

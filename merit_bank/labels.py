@@ -28,6 +28,7 @@ ROLE_LABELS = {
     "clerk": _l("Council clerk"),
     "shopkeeper": _l("Shopkeeper"),
     "villager": _l("Villager"),
+    "supervisor": _l("Supervisor (read-only)"),
 }
 
 

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from .auth import policy, sessions
 from .auth import services as auth_services
 from .auth.models import COUNCILS, ROLES, User
+from .auth.read_only import open_to_read_only
 from .auth.schemas import UserCreateSchema
 from .auth.throttle import client_address
 from .database import utcnow
@@ -28,8 +29,10 @@ from .households.schemas import HouseholdCreateSchema
 from .inputs import normalize_phone, parse_id
 from .paging import paginate
 from .qr import png_data_uri, qr_png
+from .villages import regions
 from .villages import services as village_services
-from .villages.schemas import VillageCreateSchema
+from .villages.models import COUNTY, TOWNSHIP
+from .villages.schemas import RegionCreateSchema, VillageCreateSchema, VillageUpdateSchema
 
 bp = Blueprint("web", __name__)
 
@@ -127,6 +130,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@open_to_read_only
 def login():
     error = None
     status = 200
@@ -179,6 +183,7 @@ def _renew_sliding_session(response):
 
 
 @bp.post("/logout-all")
+@open_to_read_only
 @login_required()
 def logout_all():
     """ "Log out on every device": every session and token of this person ends, this one too."""
@@ -189,6 +194,7 @@ def logout_all():
 
 
 @bp.post("/logout")
+@open_to_read_only
 def logout():
     token = request.cookies.get(current_app.config["JWT_ACCESS_COOKIE_NAME"])
     if token:
@@ -259,8 +265,58 @@ def admin_villages():
             return redirect(url_for("web.admin_villages"))
         except (ValidationError, DomainError) as exc:
             errors = form_errors(exc)
+    return _villages_page(errors)
+
+
+def _villages_page(errors: dict[str, Any], region_errors: dict[str, Any] | None = None, **order: Any):
     villages = db.session.scalars(village_services.list_villages(g.user)).all()
-    return render_template("admin/villages.html", villages=villages, errors=errors), (422 if errors else 200)
+    keeps_regions = policy.manages_regions(g.user)
+    all_regions = regions.list_regions(g.user) if keeps_regions else []
+    return render_template(
+        "admin/villages.html",
+        villages=villages,
+        errors=errors,
+        region_errors=region_errors or {},
+        keeps_regions=keeps_regions,
+        counties=[r for r in all_regions if r.kind == COUNTY],
+        townships=[r for r in all_regions if r.kind == TOWNSHIP],
+        region_names={r.id: r.name for r in all_regions},
+        **order,
+    ), (422 if errors or region_errors or order.get("order_errors") else 200)
+
+
+@bp.post("/admin/regions")
+@login_required(policy.manages_regions)
+def admin_create_region():
+    """A county, or a township in a county, from the villages page."""
+    try:
+        data = RegionCreateSchema().load(
+            {
+                "name": request.form.get("name", ""),
+                "kind": request.form.get("kind", ""),
+                "parent_id": form_int(request.form.get("parent_id")),
+            }
+        )
+        regions.create_region(g.user, data)
+    except (ValidationError, DomainError) as exc:
+        return _villages_page({}, form_errors(exc))
+    return redirect(url_for("web.admin_villages"))
+
+
+@bp.post("/admin/villages/<int:village_id>/region")
+@login_required(policy.manages_regions)
+def admin_place_village(village_id: int):
+    """Move a village into a township (or out of every region)."""
+    try:
+        data = VillageUpdateSchema(only=("region_id",)).load(
+            {"region_id": form_int(request.form.get("region_id"))}
+        )
+        regions.place_village(g.user, village_id, data["region_id"])
+    except (ValidationError, DomainError) as exc:
+        if isinstance(exc, DomainError) and exc.status == 404:
+            raise
+        return _villages_page({}, form_errors(exc))
+    return redirect(url_for("web.admin_villages"))
 
 
 @bp.post("/admin/villages/<int:village_id>/group-order")
@@ -288,10 +344,7 @@ def admin_group_order(village_id: int):
             return redirect(url_for("web.admin_villages"))
         except DomainError as exc:
             errors = form_errors(exc)
-    villages = db.session.scalars(village_services.list_villages(g.user)).all()
-    return render_template(
-        "admin/villages.html", villages=villages, errors={}, order_errors=errors, order_village_id=village_id
-    ), 422
+    return _villages_page({}, order_errors=errors, order_village_id=village_id)
 
 
 @bp.route("/admin/households", methods=["GET", "POST"])
@@ -352,7 +405,7 @@ def admin_users():
             "display_name": request.form.get("display_name", ""),
             "councils": request.form.getlist("councils"),
         }
-        for key in ("village_id", "shop_id", "member_id"):
+        for key in ("village_id", "shop_id", "member_id", "region_id"):
             value = request.form.get(key, "").strip()
             if value:
                 number = parse_id(value)
@@ -364,13 +417,16 @@ def admin_users():
             errors = form_errors(exc)
     pager = paginate(auth_services.list_users(g.user))
     villages = db.session.scalars(village_services.list_villages(g.user)).all()
+    known_regions = regions.list_regions(g.user) if policy.creates_supervisors(g.user) else []
     return render_template(
         "admin/users.html",
+        regions=known_regions,
+        region_names={r.id: r.name for r in known_regions},
         users=pager.items,
         pager=pager,
         villages=villages,
         village_names={v.id: v.name for v in villages},
-        roles=ROLES,
+        roles=[r for r in ROLES if policy.creates_supervisors(g.user) or not policy.role_is_read_only(r)],
         councils=COUNCILS,
         errors=errors,
     ), (422 if errors else 200)
@@ -394,7 +450,15 @@ def _template_globals() -> dict[str, Any]:
         "may": _menu_permissions(g.get("user")),
         "extra_nav": lambda user: [item for provider in nav_providers for item in provider(user)],
         "villager_sections": lambda household: villager_home_sections,
+        "household_views": _household_views,
     }
+
+
+def _household_views(household_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest looks of supervisors at the household, for its own home page."""
+    from .auth import audit
+
+    return audit.view_rows(list(db.session.scalars(audit.household_views(household_id).limit(limit))))
 
 
 def _menu_permissions(user: User | None) -> dict[str, bool]:

@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 
 from ..schemas import page_of
 from . import activation, services
+from .read_only import open_to_read_only
 from .schemas import (
     AccessTokenSchema,
     ActivateSchema,
@@ -27,6 +28,7 @@ blp = Blueprint("auth_api", __name__, url_prefix="/api/v1", description="Logins,
 
 
 @blp.route("/auth/login", methods=["POST"])
+@open_to_read_only
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenPairSchema)
 def login(data):
@@ -38,6 +40,7 @@ def login(data):
 
 
 @blp.route("/auth/refresh", methods=["POST"])
+@open_to_read_only
 @jwt_required(refresh=True, locations=["headers"])
 @blp.response(200, AccessTokenSchema)
 def refresh():
@@ -46,6 +49,7 @@ def refresh():
 
 
 @blp.route("/auth/logout", methods=["POST"])
+@open_to_read_only
 @jwt_required(locations=["headers"])
 @blp.arguments(LogoutSchema, required=False)
 @blp.response(204)
@@ -57,6 +61,7 @@ def logout(data):
 
 
 @blp.route("/auth/activate", methods=["POST"])
+@open_to_read_only
 @blp.arguments(ActivateSchema)
 @blp.response(200, TokenPairSchema)
 def activate(data):
@@ -75,6 +80,7 @@ def issue_activation_code(household_id, member_id):
 
 
 @blp.route("/auth/logout-all", methods=["POST"])
+@open_to_read_only
 @jwt_required(locations=["headers"])
 @blp.response(204)
 def logout_all():

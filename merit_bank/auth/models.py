@@ -11,7 +11,7 @@ from ..database import UTCDateTime, utcnow
 from ..extensions import db
 from ..labels import COUNCILS as COUNCILS  # the councils a clerk can belong to
 
-ROLES = ("admin", "clerk", "shopkeeper", "villager")
+ROLES = ("admin", "clerk", "shopkeeper", "villager", "supervisor")
 
 
 class User(db.Model):
@@ -25,6 +25,8 @@ class User(db.Model):
     village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"), index=True)
     shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), unique=True)
+    # A supervisor's county or township; null for every other role.
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
     councils: Mapped[list[str]] = mapped_column(JSON, default=list)
     display_name: Mapped[str] = mapped_column(String(100), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -102,3 +104,17 @@ class ActivationCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HouseholdView(db.Model):
+    """A supervisor looked at a household's details: who, when, where. The household sees these rows."""
+
+    __tablename__ = "household_views"
+    __table_args__ = (Index("ix_household_views_household_id_at", "household_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    viewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The page or endpoint, e.g. "GET /api/v1/households/7".
+    location: Mapped[str] = mapped_column(String(200), default="")

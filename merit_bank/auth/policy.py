@@ -17,6 +17,8 @@ ADMIN = "admin"
 CLERK = "clerk"
 SHOPKEEPER = "shopkeeper"
 VILLAGER = "villager"
+# A township's or county's inspector: reads every village of the region, changes nothing.
+SUPERVISOR = "supervisor"
 # The village's own staff: they keep households, run events and review claims.
 STAFF = (ADMIN, CLERK)
 
@@ -42,6 +44,33 @@ def is_shopkeeper(user: User) -> bool:
 
 def is_villager(user: User) -> bool:
     return user.role == VILLAGER
+
+
+def is_supervisor(user: User) -> bool:
+    return user.role == SUPERVISOR
+
+
+def role_is_read_only(role: str) -> bool:
+    """A supervisor reads and never writes: every write by them is refused with 403 `read-only`."""
+    return role == SUPERVISOR
+
+
+def is_read_only(user: User) -> bool:
+    return role_is_read_only(user.role)
+
+
+def read_only_refusal() -> Forbidden:
+    return Forbidden("read-only", _l("Your login is read-only: a supervisor reads and changes nothing."))
+
+
+def ensure_writes(user: User) -> None:
+    if is_read_only(user):
+        raise read_only_refusal()
+
+
+def reads_as_staff(user: User) -> bool:
+    """What a village's admins and clerks read (dashboards, claims, ledger...), a supervisor reads too."""
+    return user.role in STAFF or user.role == SUPERVISOR
 
 
 def is_staff(user: User) -> bool:
@@ -77,7 +106,25 @@ def visible_village_ids(user: User) -> list[int] | None:
     """None means every village; otherwise the villages the user's lists may show."""
     if is_deployment_admin(user):
         return None
+    if is_supervisor(user):
+        return _region_villages(user)
     return [user.village_id] if user.village_id is not None else []
+
+
+def _region_villages(user: User) -> list[int]:
+    """A supervisor's villages, read once per request (a village moved meanwhile shows on the next)."""
+    from flask import g, has_app_context
+
+    from ..villages.regions import village_ids_in_region  # villages depends on auth, not the reverse
+
+    if user.region_id is None:
+        return []
+    if not has_app_context():
+        return village_ids_in_region(user.region_id)
+    cache = g.setdefault("_region_villages", {})
+    if user.region_id not in cache:
+        cache[user.region_id] = village_ids_in_region(user.region_id)
+    return list(cache[user.region_id])
 
 
 def can_see_village(user: User, village_id: int) -> bool:
@@ -100,6 +147,7 @@ def can_manage_village(user: User, village_id: int, *, clerks: bool = True) -> b
 def ensure_manages_village(user: User, village_id: int, *, clerks: bool = True) -> None:
     """Admins of the village (or the deployment) and, where allowed, its clerks: 404 outside, else 403."""
     ensure_village(user, village_id)
+    ensure_writes(user)
     require_role(user, *(STAFF if clerks else (ADMIN,)))
 
 
@@ -107,7 +155,7 @@ def sees_household(user: User, household_id: int, village_id: int) -> bool:
     """A villager sees their own household; staff every household of their villages; a shopkeeper none."""
     if user.role == VILLAGER:
         return user.household_id == household_id
-    return user.role in STAFF and can_see_village(user, village_id)
+    return reads_as_staff(user) and can_see_village(user, village_id)
 
 
 def ensure_sees_household(user: User, household_id: int, village_id: int | None) -> None:
@@ -149,6 +197,21 @@ def ensure_can_award(actor: User, household_id: int | None) -> None:
 # --- users -------------------------------------------------------------------------------------------------
 
 
+def sees_contact_details(user: User) -> bool:
+    """Phone numbers in full: everyone who may see the household but a supervisor (who sees them masked)."""
+    return not is_supervisor(user)
+
+
+def sees_identity_numbers(user: User) -> bool:
+    """Even masked identity numbers never reach a supervisor."""
+    return not is_supervisor(user)
+
+
+def logs_household_views(user: User) -> bool:
+    """A supervisor's every look at a household's details is recorded, and the household sees it."""
+    return is_supervisor(user)
+
+
 def admins() -> ColumnElement[bool]:
     """The users a command line acts as when it needs an administrator (e.g. `load-rulebook --admin`)."""
     return User.role == ADMIN
@@ -170,6 +233,31 @@ def sees_user(actor: User, user: User) -> bool:
         return True
     ids = visible_village_ids(actor)
     return ids is None or (user.village_id is not None and user.village_id in ids)
+
+
+def manages_regions(actor: User) -> bool:
+    """Counties, townships and which township a village belongs to: deployment-wide admins."""
+    return is_deployment_admin(actor)
+
+
+def ensure_manages_regions(actor: User) -> None:
+    if not manages_regions(actor):
+        ensure_writes(actor)
+        raise Forbidden("forbidden", _l("Only a deployment-wide admin keeps regions."))
+
+
+def reads_regions(actor: User) -> bool:
+    return is_deployment_admin(actor) or is_supervisor(actor)
+
+
+def ensure_reads_regions(actor: User) -> None:
+    if not reads_regions(actor):
+        raise Forbidden("forbidden", _l("Your role may not do this."))
+
+
+def creates_supervisors(actor: User) -> bool:
+    """A supervisor's scope is a region, above any one village: a deployment-wide admin names them."""
+    return is_deployment_admin(actor)
 
 
 def can_manage_villages(actor: User) -> bool:

@@ -32,6 +32,7 @@ class MeSchema(StrictSchema):
     member_id = fields.Integer(allow_none=True)
     councils = fields.List(fields.String())
     active = fields.Boolean()
+    region_id = fields.Integer(allow_none=True, metadata={"description": "a supervisor's county or township"})
 
 
 class TokenPairSchema(StrictSchema):
@@ -53,6 +54,9 @@ class UserCreateSchema(StrictSchema):
     shop_id = Id(allow_none=True)
     member_id = Id(allow_none=True)
     display_name = Text(100)
+    region_id = Id(
+        allow_none=True, metadata={"description": "a supervisor's county or township (required for one)"}
+    )
 
 
 class UserUpdateSchema(StrictSchema):

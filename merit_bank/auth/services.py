@@ -15,7 +15,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 
 from ..database import first_statement, transaction, utcnow
-from ..errors import DomainError, NotFound, ValidationFailed
+from ..errors import DomainError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from . import policy, throttle
 from .models import COUNCILS, ROLES, RevokedToken, User
@@ -230,6 +230,8 @@ def create_user(actor: User, data: dict[str, Any]) -> User:
     role = data["role"]
     if role not in ROLES:
         raise ValidationFailed(errors={"role": [_l("One of %(roles)s.", roles=", ".join(ROLES))]})
+    if role == "supervisor" or data.get("region_id") is not None:
+        return _create_supervisor(actor, data)
     village_id = data.get("village_id")
     member_id = data.get("member_id")
     councils = data.get("councils") or []
@@ -294,6 +296,45 @@ def create_user(actor: User, data: dict[str, Any]) -> User:
         except IntegrityError as exc:  # two admins linking the same member at once: the index decides
             if member_id is not None and "member" in str(exc.orig).lower():
                 raise _member_taken() from exc
+            raise DomainError("username-taken", _l("That username is already in use.")) from exc
+    return user
+
+
+def _create_supervisor(actor: User, data: dict[str, Any]) -> User:
+    """A read-only login over a county or township: no village, household, shop or council of its own."""
+    from ..villages.models import Region
+
+    if not policy.creates_supervisors(actor):
+        raise Forbidden("forbidden", _l("Only a deployment-wide admin names supervisors."))
+    if data["role"] != "supervisor":
+        raise ValidationFailed(errors={"region_id": [_l("Only a supervisor belongs to a region.")]})
+    region_id = data.get("region_id")
+    if region_id is None:
+        raise ValidationFailed(errors={"region_id": [_l("A supervisor oversees a county or a township.")]})
+    if db.session.get(Region, region_id) is None:
+        raise ValidationFailed(errors={"region_id": [_l("No such region.")]})
+    for field in ("village_id", "shop_id", "member_id"):
+        if data.get(field) is not None:
+            raise ValidationFailed(errors={field: [_l("A supervisor belongs to a region, not a village.")]})
+    if data.get("councils"):
+        raise ValidationFailed(errors={"councils": [_l("Only a clerk has councils, from the six codes.")]})
+    check_password_policy("supervisor", data["password"])
+    password_hash = hash_password(data["password"])
+    with transaction():
+        if db.session.scalar(select(User.id).where(User.username == data["username"])) is not None:
+            raise DomainError("username-taken", _l("That username is already in use."))
+        user = User(
+            username=data["username"],
+            password_hash=password_hash,
+            role="supervisor",
+            region_id=region_id,
+            councils=[],
+            display_name=data.get("display_name") or "",
+        )
+        db.session.add(user)
+        try:
+            db.session.flush()
+        except IntegrityError as exc:
             raise DomainError("username-taken", _l("That username is already in use.")) from exc
     return user
 

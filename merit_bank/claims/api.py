@@ -46,7 +46,7 @@ def _one(claim) -> dict[str, Any]:
 def _detail(claim) -> dict[str, Any]:
     return {
         **_one(claim),
-        "history": services.claim_history(claim),
+        "history": services.claim_history(claim, current_user()),
         "objections": services.claim_objections(claim),
     }
 

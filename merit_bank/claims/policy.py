@@ -35,7 +35,7 @@ def visible_condition(actor: User) -> ColumnElement[bool]:
         return Claim.household_id == (actor.household_id or -1)
     if auth.is_clerk(actor):
         return (Claim.village_id == (actor.village_id or -1)) & Claim.council.in_(actor.councils or [])
-    if auth.is_admin(actor):
+    if auth.is_admin(actor) or auth.is_supervisor(actor):
         ids = auth.visible_village_ids(actor)
         return true() if ids is None else Claim.village_id.in_(ids)
     return false()
@@ -87,7 +87,14 @@ def is_reviewer(actor: User) -> bool:
     return auth.is_staff(actor)
 
 
+def reads_queue(actor: User) -> bool:
+    """The review queue and its history: reviewers, and supervisors (who read it without the controls)."""
+    return is_reviewer(actor) or auth.is_supervisor(actor)
+
+
 def review_councils(actor: User) -> list[str]:
+    if auth.is_supervisor(actor):
+        return list(COUNCILS)
     return auth.councils_of(actor, COUNCILS)
 
 

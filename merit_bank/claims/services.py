@@ -17,6 +17,7 @@ from typing import IO, Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
+from ..auth import audit
 from ..auth.models import User
 from ..clock import local_date, local_today, local_zone
 from ..database import is_sqlite, savepoint, transaction, utcnow
@@ -89,6 +90,8 @@ def claim_for_actor(actor: User, claim_id: int) -> Claim:
     claim = db.session.scalar(visible_claims(actor).where(Claim.id == claim_id))
     if claim is None:
         raise NotFound("not-found", _("No such claim."))
+    # A claim names the household and its member: a supervisor's look at it is a look at the household.
+    audit.note_household_view(actor, claim.household_id)
     return claim
 
 
@@ -181,8 +184,8 @@ def claim_details(claims: list[Claim]) -> list[dict[str, Any]]:
     return rows
 
 
-def claim_history(claim: Claim) -> list[dict[str, Any]]:
-    """The claim's history, oldest first: who did what, when, with which comment."""
+def claim_history(claim: Claim, viewer: User | None = None) -> list[dict[str, Any]]:
+    """The claim's history, oldest first: who did what, when, with which comment (names as `viewer` sees)."""
     actions = list(
         db.session.scalars(
             select(ClaimAction).where(ClaimAction.claim_id == claim.id).order_by(ClaimAction.id)
@@ -191,7 +194,7 @@ def claim_history(claim: Claim) -> list[dict[str, Any]]:
     actor_ids = {a.actor_id for a in actions if a.actor_id}
     names = (
         {
-            u.id: (u.display_name or u.username, u.role)
+            u.id: (audit.shown_name(viewer, u), u.role)
             for u in db.session.scalars(select(User).where(User.id.in_(actor_ids)))
         }
         if actor_ids

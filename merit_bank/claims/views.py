@@ -66,6 +66,8 @@ def _nav(user: User) -> list[dict[str, str]]:
             {"url": url_for("claims.review"), "label": _("Review claims")},
             {"url": url_for("claims.new_claim"), "label": _("File a claim")},
         ]
+    elif policy.reads_queue(user):
+        items = [{"url": url_for("claims.review"), "label": _("Review claims")}]
     village = db.session.get(Village, user.village_id) if user.village_id else None
     if village is not None:
         items.append({"url": url_for("claims.board", village_code=village.code), "label": _("Notice board")})
@@ -176,7 +178,7 @@ def _claim_page(claim: Claim, errors: dict[str, Any] | None = None, status: int 
     return render_template(
         "claims/detail.html",
         row=row,
-        history=services.claim_history(claim),
+        history=services.claim_history(claim, user),
         objections=services.claim_objections(claim),
         can_review=policy.can_review(user, claim),
         may_object=policy.can_object(user, claim),
@@ -258,7 +260,7 @@ def photo(claim_id: int):
 
 
 @bp.route("/claims/review", methods=["GET", "POST"])
-@web.login_required(policy.is_reviewer)
+@web.login_required(policy.reads_queue)
 def review():
     """The clerk's queue, filtered by council and status; tick many claims and decide them in one click."""
     user: User = g.user

@@ -14,6 +14,18 @@ def runs_events(actor: User) -> bool:
     return auth.is_staff(actor)
 
 
+def reads_events(actor: User) -> bool:
+    """The event pages and lists: those who run events, and supervisors (read-only)."""
+    return auth.reads_as_staff(actor)
+
+
+def sees_event(actor: User, event: Event) -> bool:
+    """Reading one event, its check-ins and scans: its clerks, and supervisors of its region."""
+    return can_manage(actor, event) or (
+        auth.is_supervisor(actor) and auth.can_see_village(actor, event.village_id)
+    )
+
+
 def can_manage(actor: User, event: Event) -> bool:
     """The event's clerks: admins and clerks of its village."""
     return auth.can_manage_village(actor, event.village_id)

@@ -157,6 +157,14 @@ def managed_event(actor: User, event_id: int) -> Event:
     return event
 
 
+def read_event(actor: User, event_id: int) -> Event:
+    """An event whose check-ins and scans the actor reads: its clerks, and supervisors of its region."""
+    event = get_event(actor, event_id)
+    if not policy.sees_event(actor, event):
+        policy.ensure_manages(actor, event)
+    return event
+
+
 def current_token(event: Event) -> str:
     """The token the event's code carries right now."""
     return tokens.rotating_token(event.id) if event.rotating else tokens.static_token(event.id)
@@ -749,7 +757,7 @@ def checkin_view(checkin: Checkin) -> dict[str, Any]:
 
 def list_checkins(actor: User, event_id: int, since_id: int | None = None) -> Select:
     """An event's check-ins, oldest first (its clerks); `since_id` gives only newer ones."""
-    event = managed_event(actor, event_id)
+    event = read_event(actor, event_id)
     query = (
         select(Checkin)
         .where(Checkin.event_id == event.id)
@@ -785,7 +793,7 @@ def my_checkin(actor: User, event: Event) -> Checkin | None:
 
 def list_scans(actor: User, event_id: int, household_id: int | None = None) -> Select:
     """Every scan at an event, newest first, refused ones included (its clerks); or one household's."""
-    event = managed_event(actor, event_id)
+    event = read_event(actor, event_id)
     query = select(ScanLog).where(ScanLog.event_id == event.id).order_by(ScanLog.id.desc())
     if household_id is not None:
         query = query.where(ScanLog.household_id == household_id)

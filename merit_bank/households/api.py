@@ -6,9 +6,10 @@ from flask import Response
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 
+from ..auth import audit
 from ..auth.scope import current_user
 from ..qr import qr_png, qr_svg
-from ..schemas import page_of
+from ..schemas import PageArgs, page_of
 from . import services
 from .schemas import (
     CardSchema,
@@ -16,6 +17,7 @@ from .schemas import (
     HouseholdPageSchema,
     HouseholdQuerySchema,
     HouseholdSchema,
+    HouseholdViewPageSchema,
     MemberCreateSchema,
     MemberSchema,
 )
@@ -24,7 +26,7 @@ blp = Blueprint("households_api", __name__, url_prefix="/api/v1", description="H
 
 
 def _one(household):
-    return services.with_balances([household])[0]
+    return services.with_balances([household], current_user())[0]
 
 
 @blp.route("/households", methods=["POST"])
@@ -43,7 +45,9 @@ def create_household(data):
 def list_households(args):
     """Households in scope, searchable by head, member name, phone or household code."""
     query = services.search_households(current_user(), args.get("village_id"), args.get("q"))
-    return page_of(query, args["page"], args["per_page"], services.with_balances)
+    return page_of(
+        query, args["page"], args["per_page"], lambda rows: services.with_balances(rows, current_user())
+    )
 
 
 @blp.route("/households/<int:household_id>")
@@ -59,6 +63,16 @@ def get_household(household_id):
 def get_household_by_code(code):
     """Look a household up by the short code printed on its card."""
     return _one(services.find_by_code(current_user(), code[:12]))
+
+
+@blp.route("/households/<int:household_id>/views")
+@jwt_required()
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, HouseholdViewPageSchema)
+def household_views(args, household_id):
+    """Every look a supervisor took at the household's details: who, when, which page (newest first)."""
+    query = services.views_of(current_user(), household_id)
+    return page_of(query, args["page"], args["per_page"], audit.view_rows)
 
 
 @blp.route("/households/<int:household_id>/members", methods=["POST"])

@@ -27,6 +27,14 @@ def prints_card(actor: User) -> bool:
     return auth.has_role(actor, auth.VILLAGER, *auth.STAFF)
 
 
+def sees_contact_details(actor: User) -> bool:
+    return auth.sees_contact_details(actor)
+
+
+def sees_identity_numbers(actor: User) -> bool:
+    return auth.sees_identity_numbers(actor)
+
+
 def can_award(actor: User, household: Household) -> bool:
     """The own-household rule, in the household's terms: nobody gives their own household points."""
     return auth.can_award(actor, household.id)

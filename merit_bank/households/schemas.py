@@ -38,7 +38,7 @@ class HouseholdSchema(StrictSchema):
     head_name = fields.String(attribute="household.head_name")
     group = fields.String(attribute="household.group.name", allow_none=True)
     address = fields.String(attribute="household.address")
-    members = fields.List(fields.Nested(MemberSchema), attribute="household.members")
+    members = fields.List(fields.Nested(MemberSchema))
     balance = fields.Integer()
     earned_total = fields.Integer()
 
@@ -50,6 +50,21 @@ class HouseholdQuerySchema(PageArgs):
 
 class HouseholdPageSchema(StrictSchema):
     items = fields.List(fields.Nested(HouseholdSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+
+
+class HouseholdViewSchema(StrictSchema):
+    id = fields.Integer()
+    at = fields.DateTime()
+    viewer_id = fields.Integer()
+    viewer = fields.String(metadata={"description": "the supervisor's name (or username)"})
+    role = fields.String()
+    location = fields.String(metadata={"description": "the page or endpoint, e.g. GET /api/v1/households/7"})
+
+
+class HouseholdViewPageSchema(StrictSchema):
+    items = fields.List(fields.Nested(HouseholdViewSchema))
     total = fields.Integer()
     page = fields.Integer()
 

@@ -10,6 +10,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from ..auth import audit
 from ..auth.models import User
 from ..database import is_sqlite, transaction
 from ..errors import DomainError, NotFound, ValidationFailed
@@ -161,6 +162,7 @@ def get_household(actor: User, household_id: int) -> Household:
     household = db.session.scalar(visible_households(actor).where(Household.id == household_id))
     if household is None:
         raise NotFound("not-found", _l("No such household."))
+    audit.note_household_view(actor, household.id)
     return household
 
 
@@ -177,19 +179,41 @@ def find_by_code(actor: User, code: str) -> Household:
     household = household_by_code(code, among=visible_households(actor))
     if household is None:
         raise NotFound("not-found", _l("No household with that code."))
+    audit.note_household_view(actor, household.id)
     return household
 
 
-def with_balances(households: list[Household]) -> list[dict[str, Any]]:
-    """Households as dicts with balance and earned_total, read in one query."""
+def views_of(actor: User, household_id: int) -> Select:
+    """Who of the supervisors looked at the household: for those who may see the household."""
+    household = get_household(actor, household_id)
+    return audit.household_views(household.id)
+
+
+def with_balances(households: list[Household], actor: User | None = None) -> list[dict[str, Any]]:
+    """Households as dicts with balance and earned_total, read in one query, and their members as the
+    actor may see them (a supervisor: phones masked, no identity numbers)."""
     from ..ledger import services as ledger
 
     balances = ledger.household_balances([h.id for h in households])
     rows = []
     for household in households:
         balance, earned = balances.get(household.id, (0, 0))
-        rows.append({"household": household, "balance": balance, "earned_total": earned})
+        members: list[Any] = list(household.members)
+        if actor is not None:
+            members = [member_view(actor, m) for m in members]
+        rows.append({"household": household, "members": members, "balance": balance, "earned_total": earned})
     return rows
+
+
+def member_view(actor: User, member: Member) -> dict[str, Any]:
+    """A member as this actor may see them: a supervisor never an identity number, and phones masked."""
+    return {
+        "id": member.id,
+        "name": member.name,
+        "relation": member.relation,
+        "phone": member.phone if policy.sees_contact_details(actor) else audit.mask_phone(member.phone),
+        "id_number_masked": member.id_number_masked if policy.sees_identity_numbers(actor) else None,
+    }
 
 
 # --- the household QR card -------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 from sqlalchemy.orm import selectinload
 
+from ..auth import audit
 from ..auth.scope import current_user, ensure_village, visible_village_ids
 from ..errors import DomainError, NotFound
 from ..extensions import db
@@ -36,7 +37,10 @@ blp = Blueprint("ledger_api", __name__, url_prefix="/api/v1", description="The p
 
 def _household_in_scope(household_id: int) -> int:
     """The household's village, if the caller may see the household; 404 otherwise (no leak)."""
-    return policy.ensure_sees_household(current_user(), household_id, services.account_village(household_id))
+    user = current_user()
+    village_id = policy.ensure_sees_household(user, household_id, services.account_village(household_id))
+    audit.note_household_view(user, household_id)
+    return village_id
 
 
 def _idempotency_key(scope: str) -> tuple[str, str]:

@@ -32,13 +32,22 @@ def reads_own_household_only(actor: User) -> bool:
 
 
 def ensure_lists_transactions(actor: User) -> None:
-    auth.require_role(actor, *auth.STAFF)
+    auth.require_role(actor, *auth.STAFF, auth.SUPERVISOR)
 
 
 def ensure_sees_transaction(actor: User, village_id: int) -> None:
-    """One transaction with its entries: admins and clerks of its village."""
-    auth.require_role(actor, *auth.STAFF)
+    """One transaction with its entries: admins and clerks of its village, supervisors of its region."""
+    auth.require_role(actor, *auth.STAFF, auth.SUPERVISOR)
     auth.ensure_village(actor, village_id)
+
+
+def audits_ledger(actor: User) -> bool:
+    """Verifying the chain and exporting it: admins, and supervisors (who read what an admin reads)."""
+    return auth.is_admin(actor) or auth.is_supervisor(actor)
+
+
+def ensure_audits_ledger(actor: User) -> None:
+    auth.require_role(actor, auth.ADMIN, auth.SUPERVISOR)
 
 
 def corrects_ledger(actor: User) -> bool:
@@ -93,7 +102,7 @@ def ensure_may_adjust(
 
 def ensure_may_verify(actor: User, village_id: int | None) -> list[int] | None:
     """The villages a verification covers: one asked for (in scope), or all the admin's (None = every)."""
-    ensure_corrects_ledger(actor)
+    ensure_audits_ledger(actor)
     if village_id is not None:
         auth.ensure_village(actor, village_id)
         return [village_id]
@@ -101,5 +110,5 @@ def ensure_may_verify(actor: User, village_id: int | None) -> list[int] | None:
 
 
 def ensure_may_export(actor: User, village_id: int) -> None:
-    ensure_corrects_ledger(actor)
+    ensure_audits_ledger(actor)
     auth.ensure_village(actor, village_id)

@@ -28,7 +28,7 @@ from ..households.models import Household, Member
 from ..labels import CLAIM_SOURCE_LABELS, CLAIM_STATUS_LABELS, REDEMPTION_STATUS_LABELS, council_label
 from ..ledger.models import Account, Entry, Transaction
 from ..spreadsheets import SafeCsvWriter, append_row
-from ..villages.models import Village, VillageGroup
+from ..villages.models import Region, Village, VillageGroup
 from .periods import Period
 from .services import _t, analytic_reads, point_class
 
@@ -121,6 +121,14 @@ def _villages(village_ids: Sequence[int] | None) -> dict[int, str]:
     return dict(db.session.execute(query).all())
 
 
+def _townships(village_ids: Sequence[int] | None) -> dict[int, str]:
+    """Each village's township (乡镇), for the column beside the village's name."""
+    query = select(Village.id, Region.name).join(Region, Region.id == Village.region_id)
+    if village_ids is not None:
+        query = query.where(Village.id.in_(list(village_ids)))
+    return dict(db.session.execute(query).all())
+
+
 def _where_villages(column, village_ids: Sequence[int] | None) -> list[Any]:
     if village_ids is None:
         return []
@@ -160,6 +168,7 @@ def _account_name(council: Callable[[str], str]) -> Callable[[Sequence[Any]], st
 LEDGER_COLUMNS = (
     ("transaction_id", _l("Transaction no.")),
     ("village", _l("Village")),
+    ("township", _l("Township")),
     ("seq", _l("Sequence in the village chain")),
     ("time", _l("Time")),
     ("kind", _l("Kind")),
@@ -218,6 +227,7 @@ def _ledger_rows(
         .order_by(t.c.village_id, t.c.seq, e.c.id)
     )
     villages = _villages(village_ids)
+    townships = _townships(village_ids)
     kind = _label(KIND_LABELS)
     councils: dict[str, str] = {}
 
@@ -231,6 +241,7 @@ def _ledger_rows(
         yield (
             r[0],
             villages.get(r[1], ""),
+            townships.get(r[1], ""),
             r[2],
             when(r[3]),
             kind(r[4]),
@@ -252,6 +263,7 @@ def _ledger_rows(
 
 BALANCE_COLUMNS = (
     ("village", _l("Village")),
+    ("township", _l("Township")),
     ("group", _l("Villager group")),
     ("household_code", _l("Household code")),
     ("head_name", _l("Head of household")),
@@ -330,6 +342,7 @@ def _balance_rows(village_ids: Sequence[int] | None, period: Period | None) -> I
         a.c.village_id, h.c.group_id, h.c.code
     )
     villages = _villages(village_ids)
+    townships = _townships(village_ids)
     # Group names from a small dict: joining them row by row made PostgreSQL loop over every group.
     groups_query = select(VillageGroup.id, VillageGroup.name)
     if village_ids is not None:
@@ -341,6 +354,7 @@ def _balance_rows(village_ids: Sequence[int] | None, period: Period | None) -> I
         opening = closing - earned - deducted - spent - other
         yield (
             villages.get(r[0], ""),
+            townships.get(r[0], ""),
             groups.get(r[1], ""),
             r[2],
             r[3],
@@ -359,6 +373,7 @@ def _balance_rows(village_ids: Sequence[int] | None, period: Period | None) -> I
 CLAIM_COLUMNS = (
     ("claim_id", _l("Claim no.")),
     ("village", _l("Village")),
+    ("township", _l("Township")),
     ("household_code", _l("Household code")),
     ("head_name", _l("Head of household")),
     ("member", _l("Member")),
@@ -418,6 +433,7 @@ def _claim_rows(
         .order_by(Claim.village_id, Claim.id)
     )
     villages = _villages(village_ids)
+    townships = _townships(village_ids)
     when = _LocalTime()
     status = _label(STATUS_LABELS)
     source = (lambda code: code) if machine else _label(CLAIM_SOURCE_LABELS)
@@ -427,6 +443,7 @@ def _claim_rows(
         yield (
             r[0],
             villages.get(r[1], ""),
+            townships.get(r[1], ""),
             r[2],
             r[3],
             r[4] or "",
@@ -451,6 +468,7 @@ def _claim_rows(
 CHECKIN_COLUMNS = (
     ("checkin_id", _l("Check-in no.")),
     ("village", _l("Village")),
+    ("township", _l("Township")),
     ("event_id", _l("Event no.")),
     ("event", _l("Event")),
     ("event_starts_at", _l("Event starts")),
@@ -495,6 +513,7 @@ def _checkin_rows(village_ids: Sequence[int] | None, period: Period | None) -> I
         .order_by(Event.village_id, Event.starts_at, Event.id, Checkin.id)
     )
     villages = _villages(village_ids)
+    townships = _townships(village_ids)
     when = _LocalTime()
     status = _label(STATUS_LABELS)
     method = _label(METHOD_LABELS)
@@ -502,6 +521,7 @@ def _checkin_rows(village_ids: Sequence[int] | None, period: Period | None) -> I
         yield (
             r[0],
             villages.get(r[1], ""),
+            townships.get(r[1], ""),
             r[2],
             r[3],
             when(r[4]),
@@ -523,6 +543,7 @@ REDEMPTION_COLUMNS = (
     ("redemption_id", _l("Redemption no.")),
     ("receipt_no", _l("Receipt no.")),
     ("village", _l("Village")),
+    ("township", _l("Township")),
     ("shop", _l("Shop")),
     ("created_at", _l("Time")),
     ("month", _l("Settlement month")),
@@ -570,6 +591,7 @@ def _redemption_rows(village_ids: Sequence[int] | None, period: Period | None) -
         .order_by(Redemption.village_id, Redemption.created_at, Redemption.id, RedemptionLine.id)
     )
     villages = _villages(village_ids)
+    townships = _townships(village_ids)
     when = _LocalTime()
     status = _label(STATUS_LABELS)
     for r in stream(query):
@@ -577,6 +599,7 @@ def _redemption_rows(village_ids: Sequence[int] | None, period: Period | None) -
             r[0],
             f"{r[1]:03d}-{r[0]:07d}",
             villages.get(r[2], ""),
+            townships.get(r[2], ""),
             r[3],
             when(r[4]),
             r[5],
@@ -596,6 +619,7 @@ def _redemption_rows(village_ids: Sequence[int] | None, period: Period | None) -
 
 SETTLEMENT_COLUMNS = (
     ("village", _l("Village")),
+    ("township", _l("Township")),
     ("shop", _l("Shop")),
     ("month", _l("Month")),
     ("closed", _l("Month closed")),
@@ -704,11 +728,13 @@ def settlement_figures(
 
 def _settlement_rows(village_ids: Sequence[int] | None, period: Period | None) -> Iterator[Sequence[Any]]:
     villages = _villages(village_ids)
+    townships = _townships(village_ids)
     months = period.month_keys() if period is not None else None
     yes, no = str(_l("yes")), str(_l("no"))
     for r in settlement_figures(village_ids, months):
         yield (
             villages.get(r["village_id"], ""),
+            townships.get(r["village_id"], ""),
             r["shop"],
             r["month"],
             yes if r["closed"] else no,

@@ -31,7 +31,7 @@ from ..households.models import Household, Member
 from ..i18n import request_gettext as _
 from ..inputs import control_message, has_control, is_mobile, normalize_phone
 from ..spreadsheets import append_row
-from ..villages.models import Village, VillageGroup
+from ..villages.models import Region, Village, VillageGroup
 
 MAX_ROWS = 50_000
 MAX_MEMBERS = 30
@@ -39,6 +39,8 @@ HEAD_RELATIONS = {"户主", "本人", "head", "self"}
 
 # Stable keys, the Chinese heading the template uses, and other headings rosters are seen with.
 COLUMNS: dict[str, tuple[str, ...]] = {
+    # Optional: a county-wide roster names each row's township; it must be the village's own.
+    "township": ("乡镇", "乡镇（街道）", "所属乡镇", "township"),
     "group": ("村民小组", "小组", "组别", "组", "group"),
     "head_name": ("户主姓名", "户主", "head_name", "head"),
     "address": ("地址", "住址", "家庭住址", "address"),
@@ -48,7 +50,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "phone": ("手机号", "手机号码", "联系电话", "电话", "phone"),
 }
 REQUIRED = ("head_name", "name")
-LIMITS = {"group": 50, "head_name": 50, "address": 200, "name": 50, "relation": 20}
+LIMITS = {"township": 100, "group": 50, "head_name": 50, "address": 200, "name": 50, "relation": 20}
 
 
 def heading(key: str) -> str:
@@ -249,6 +251,20 @@ def _check_row(row: RosterRow, groups: dict[str, int], problems: list[Problem]) 
     return number or None
 
 
+def _check_township(
+    row: RosterRow, village: Village, township: Region | None, problems: list[Problem]
+) -> None:
+    """A row naming a township must name the village's: a roster of another township is the wrong file."""
+    named = row.values.get("township", "")
+    if not named or (township is not None and named == township.name):
+        return
+    if township is None:
+        message = _("%(village)s is not placed in a township yet.", village=village.name)
+    else:
+        message = _("%(village)s is in %(township)s.", village=village.name, township=township.name)
+    problems.append(Problem(row.number, heading("township"), message))
+
+
 def plan_import(village: Village, rows: list[RosterRow], problems: list[Problem]) -> Plan:
     """Check every row and work out what an import would write; writes nothing."""
     plan = Plan(village_id=village.id, rows=len(rows), problems=problems)
@@ -257,11 +273,13 @@ def plan_import(village: Village, rows: list[RosterRow], problems: list[Problem]
             select(VillageGroup.name, VillageGroup.id).where(VillageGroup.village_id == village.id)
         ).all()
     )
+    township = db.session.get(Region, village.region_id) if village.region_id is not None else None
     by_key: dict[tuple[str, str, str], PlannedHousehold] = {}
     numbers: dict[int, str] = {}
     seen_numbers: dict[str, int] = {}
     for row in rows:
         number = _check_row(row, groups, plan.problems)
+        _check_township(row, village, township, plan.problems)
         if number:
             if number in seen_numbers:
                 plan.problems.append(
@@ -477,7 +495,8 @@ def template_xlsx() -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "花名册"
-    keys = list(COLUMNS)
+    # A village's own roster need not name its township (the optional 乡镇 column is explained in the notes).
+    keys = [key for key in COLUMNS if key != "township"]
     append_row(sheet, [heading(k) for k in keys])
     for index, key in enumerate(keys, start=1):
         cell = sheet.cell(row=1, column=index)
@@ -494,6 +513,7 @@ def template_xlsx() -> bytes:
         ["必填：户主姓名、姓名。户主本人一行的“与户主关系”填“户主”。"],
         ["身份证号请以文本格式填写（18位）；同一身份证号不能出现两次。"],
         ["村民小组须与系统中的小组名称一致。重复导入同一文件不会重复登记。"],
+        ["乡镇可不填；填写时须与本村所属乡镇一致。"],
         ["One row per person; rows with the same group, head of household and address are one household."],
     ):
         append_row(notes, line)

@@ -8,20 +8,25 @@ from ..auth.models import User
 
 def reads_reports(actor: User) -> bool:
     """Dashboards, rankings and exports of a village: its admins and clerks."""
-    return auth.is_staff(actor)
+    return auth.reads_as_staff(actor)
 
 
 def ensure_reads_reports(actor: User) -> None:
-    auth.require_role(actor, *auth.STAFF)
+    auth.require_role(actor, *auth.STAFF, auth.SUPERVISOR)
+
+
+def keeps_register(actor: User) -> bool:
+    """The roster import and the printable household cards (credentials): admins and clerks, no supervisor."""
+    return auth.is_staff(actor)
 
 
 def compares_villages(actor: User) -> bool:
-    """The county view of every village in scope: admins."""
-    return auth.is_admin(actor)
+    """The county view of every village in scope: admins, and supervisors over their region."""
+    return auth.is_admin(actor) or auth.is_supervisor(actor)
 
 
 def ensure_compares_villages(actor: User) -> None:
-    auth.require_role(actor, auth.ADMIN)
+    auth.require_role(actor, auth.ADMIN, auth.SUPERVISOR)
 
 
 def publishes_board(actor: User) -> bool:

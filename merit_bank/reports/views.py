@@ -63,6 +63,7 @@ def _context(village: Village | None, period: Period | None) -> dict[str, Any]:
         "period": period,
         "is_deployment_admin": is_deployment_admin(g.user),
         "compares_villages": policy.compares_villages(g.user),
+        "keeps_register": policy.keeps_register(g.user),
         "publishes_board": policy.publishes_board(g.user),
     }
 
@@ -220,7 +221,7 @@ def export_page():
 
 
 @bp.get("/reports/import")
-@login_required(policy.reads_reports)
+@login_required(policy.keeps_register)
 def import_page():
     village = _chosen_village()
     return render_template("reports/import.html", **_context(village, None))
@@ -230,7 +231,7 @@ def import_page():
 
 
 @bp.get("/reports/cards")
-@login_required(policy.reads_reports)
+@login_required(policy.keeps_register)
 def cards():
     """An A4 sheet of household QR cards (ten per page) for a village, a group or chosen households."""
     ids = [int(v) for v in request.args.getlist("household_id") if v.isdigit() and len(v) < 10]
@@ -273,7 +274,7 @@ def _inline_svg(svg: bytes) -> Markup:
 
 
 @bp.route("/reports/cards/reissue", methods=["GET", "POST"])
-@login_required(policy.reads_reports)
+@login_required(policy.keeps_register)
 def reissue_card():
     """A new card for one household, after a confirmation: the old card stops working at once.
 

@@ -9,8 +9,8 @@ from ..i18n import request_gettext as _
 
 
 def reads_rulebook(actor: User) -> bool:
-    """The rule pages are for the village's staff; everyone logged in may list rules through the API."""
-    return auth.is_staff(actor)
+    """The rule pages: the village's staff, and supervisors; anyone logged in lists rules by API."""
+    return auth.reads_as_staff(actor)
 
 
 def manages_rules(actor: User) -> bool:

@@ -176,7 +176,7 @@ def verify_stock(shop_id):
 def verify_all_stock():
     """Stock verification of every shop in an admin's scope."""
     user = current_user()
-    policy.ensure_manages_shops(user)
+    policy.ensure_verifies_all_stock(user)
     return services.verify_stock(village_ids=visible_village_ids(user))
 
 

@@ -22,11 +22,16 @@ def ensure_works_counter(actor: User) -> None:
     auth.require_role(actor, *COUNTER)
 
 
+def oversees_shops(actor: User) -> bool:
+    """A supervisor reads every shop of the region as its admin would: stock, redemptions, settlements."""
+    return auth.is_supervisor(actor)
+
+
 def runs_shop(actor: User, shop: Shop) -> bool:
-    """A shopkeeper their own shop; an admin every shop of their villages."""
+    """A shopkeeper their own shop; an admin every shop of their villages (a supervisor reads them)."""
     if auth.is_shopkeeper(actor):
         return actor.shop_id == shop.id
-    return auth.is_admin(actor) and auth.can_see_village(actor, shop.village_id)
+    return (auth.is_admin(actor) or oversees_shops(actor)) and auth.can_see_village(actor, shop.village_id)
 
 
 def browses_shop(actor: User, shop: Shop) -> bool:
@@ -35,7 +40,7 @@ def browses_shop(actor: User, shop: Shop) -> bool:
 
 
 def sees_inactive_items(actor: User) -> bool:
-    return works_counter(actor)
+    return works_counter(actor) or oversees_shops(actor)
 
 
 def only_own_shop(actor: User) -> bool:
@@ -56,7 +61,7 @@ def sees_redemption(actor: User, redemption: Redemption) -> bool:
     """Its shop's keeper, admins in scope, the household's villagers."""
     if auth.is_shopkeeper(actor):
         return actor.shop_id == redemption.shop_id
-    if auth.is_admin(actor):
+    if auth.is_admin(actor) or oversees_shops(actor):
         return auth.can_see_village(actor, redemption.village_id)
     if auth.is_villager(actor):
         return actor.household_id == redemption.household_id
@@ -64,11 +69,25 @@ def sees_redemption(actor: User, redemption: Redemption) -> bool:
 
 
 def lists_redemptions(actor: User) -> bool:
-    return auth.has_role(actor, auth.ADMIN, auth.SHOPKEEPER, auth.VILLAGER)
+    return auth.has_role(actor, auth.ADMIN, auth.SHOPKEEPER, auth.VILLAGER, auth.SUPERVISOR)
 
 
 def ensure_lists_redemptions(actor: User) -> None:
-    auth.require_role(actor, auth.ADMIN, auth.SHOPKEEPER, auth.VILLAGER)
+    auth.require_role(actor, auth.ADMIN, auth.SHOPKEEPER, auth.VILLAGER, auth.SUPERVISOR)
+
+
+def reads_shop_pages(actor: User) -> bool:
+    """The stock, redemptions and settlement pages: counter staff, and supervisors (read-only)."""
+    return works_counter(actor) or oversees_shops(actor)
+
+
+def verifies_all_stock(actor: User) -> bool:
+    return manages_shops(actor) or oversees_shops(actor)
+
+
+def ensure_verifies_all_stock(actor: User) -> None:
+    if not verifies_all_stock(actor):
+        ensure_manages_shops(actor)
 
 
 def void_only_same_day(actor: User) -> bool:

@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from ..auth import audit
 from ..auth import policy as auth_policy
 from ..auth.models import User
 from ..auth.scope import ensure_manages_village, visible_village_ids
@@ -789,6 +790,7 @@ def get_redemption(actor: User, redemption_id: int) -> Redemption:
     redemption = db.session.get(Redemption, redemption_id)
     if redemption is None or not policy.sees_redemption(actor, redemption):
         raise NotFound("not-found", _("No such redemption."))
+    audit.note_household_view(actor, redemption.household_id)
     return _load_redemption(redemption.id)
 
 

@@ -45,7 +45,7 @@ def _nav(user: User) -> list[dict[str, str]]:
             {"url": url_for("shop.redemptions", shop_id=user.shop_id), "label": _("Redemptions")},
             {"url": url_for("shop.settlement_page", shop_id=user.shop_id), "label": _("Settlement")},
         ]
-    if policy.manages_shops(user) or auth_policy.is_villager(user):
+    if policy.manages_shops(user) or policy.oversees_shops(user) or auth_policy.is_villager(user):
         return [{"url": url_for("shop.index"), "label": _("Points shop")}]
     return []
 
@@ -104,6 +104,7 @@ def index():
         villages=villages,
         errors=errors,
         manages_shops=policy.manages_shops(user),
+        oversees_shops=policy.oversees_shops(user),
     ), (422 if errors else 200)
 
 
@@ -157,7 +158,7 @@ def receipt(redemption_id: int):
 
 
 @bp.get("/<int:shop_id>/stock")
-@web.login_required(policy.works_counter)
+@web.login_required(policy.reads_shop_pages)
 def stock(shop_id: int, errors: dict[str, Any] | None = None, status: int = 200):
     """Items with their stock, and the forms to add, restock, count and edit them."""
     shop = services.staff_shop(g.user, shop_id)
@@ -170,6 +171,7 @@ def stock(shop_id: int, errors: dict[str, Any] | None = None, status: int = 200)
         verification=verification,
         errors=errors or {},
         error_item=request.form.get("item_id") if errors else None,
+        keeps_stock=policy.works_counter(g.user),
     ), status
 
 
@@ -259,7 +261,7 @@ def item_photo(shop_id: int, item_id: int):
 
 
 @bp.get("/<int:shop_id>/items/<int:item_id>/movements")
-@web.login_required(policy.works_counter)
+@web.login_required(policy.reads_shop_pages)
 def movements(shop_id: int, item_id: int):
     """An item's stock log."""
     shop = services.staff_shop(g.user, shop_id)
@@ -281,7 +283,7 @@ def photo(name: str):
 
 
 @bp.get("/<int:shop_id>/redemptions")
-@web.login_required(policy.works_counter)
+@web.login_required(policy.reads_shop_pages)
 def redemptions(shop_id: int):
     """The shop's redemptions of one local day (today unless chosen), with voids."""
     from datetime import datetime, time, timedelta
@@ -340,7 +342,7 @@ def void(redemption_id: int):
 
 
 @bp.get("/<int:shop_id>/settlement")
-@web.login_required(policy.works_counter)
+@web.login_required(policy.reads_shop_pages)
 def settlement_page(shop_id: int):
     shop = services.staff_shop(g.user, shop_id)
     month = request.args.get("month") or services.current_month()
@@ -366,7 +368,7 @@ def close_month(shop_id: int):
 
 
 @bp.get("/<int:shop_id>/settlement.<fmt>")
-@web.login_required(policy.works_counter)
+@web.login_required(policy.reads_shop_pages)
 def settlement_download(shop_id: int, fmt: str):
     if fmt not in ("csv", "xlsx"):
         abort(404)

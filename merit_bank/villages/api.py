@@ -7,10 +7,13 @@ from flask_smorest import Blueprint
 
 from ..auth.scope import current_user
 from ..schemas import PageArgs, page_of
-from . import services
+from . import regions, services
 from .schemas import (
     GroupSchema,
     GroupUpdateSchema,
+    RegionCreateSchema,
+    RegionListSchema,
+    RegionSchema,
     VillageCreateSchema,
     VillagePageSchema,
     VillageSchema,
@@ -69,3 +72,20 @@ def add_group(data, village_id):
 def update_group(data, village_id, group_id):
     """Rename a 村民小组 or set its place in the village's order (`position`; null: by name)."""
     return services.update_group(current_user(), village_id, group_id, data)
+
+
+@blp.route("/regions", methods=["POST"])
+@jwt_required()
+@blp.arguments(RegionCreateSchema)
+@blp.response(201, RegionSchema)
+def create_region(data):
+    """Add a county, or a township in a county (deployment-wide admins)."""
+    return regions.create_region(current_user(), data)
+
+
+@blp.route("/regions")
+@jwt_required()
+@blp.response(200, RegionListSchema)
+def list_regions():
+    """Every county and township (deployment-wide admins and supervisors)."""
+    return {"items": regions.list_regions(current_user())}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 
-from ..schemas import Int, StrictSchema, Text
+from ..schemas import Id, Int, StrictSchema, Text
 
 POSITION_DESCRIPTION = "the group's place in the village's order; null: by name, numbers read as numbers"
 
@@ -39,6 +39,9 @@ class VillageUpdateSchema(StrictSchema):
     point_value_fen = Int(0, 100_000)
     publish_rankings = fields.Boolean(truthy={True}, falsy={False})
     late_entry_days = Int(0, 366)
+    region_id = Id(
+        allow_none=True, metadata={"description": "the township (乡镇); null takes it out of every region"}
+    )
 
 
 class VillageSchema(StrictSchema):
@@ -51,9 +54,27 @@ class VillageSchema(StrictSchema):
         metadata={"description": "grace window in days; older deeds are late entries (补录)"}
     )
     groups = fields.List(fields.Nested(GroupSchema), attribute="ordered_groups")
+    region_id = fields.Integer(allow_none=True, metadata={"description": "the township (乡镇), if placed"})
 
 
 class VillagePageSchema(StrictSchema):
     items = fields.List(fields.Nested(VillageSchema))
     total = fields.Integer()
     page = fields.Integer()
+
+
+class RegionCreateSchema(StrictSchema):
+    name = Text(100, 1, required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(("county", "township")))
+    parent_id = Id(allow_none=True, metadata={"description": "a township's county; none for a county"})
+
+
+class RegionSchema(StrictSchema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    parent_id = fields.Integer(allow_none=True)
+
+
+class RegionListSchema(StrictSchema):
+    items = fields.List(fields.Nested(RegionSchema))

@@ -67,7 +67,14 @@ def get_village(actor: User, village_id: int) -> Village:
 
 
 def update_village(actor: User, village_id: int, data: dict[str, Any]) -> Village:
+    from . import regions
+
     village = get_village(actor, village_id)
+    if "region_id" in data:
+        village = regions.place_village(actor, village_id, data["region_id"])
+        data = {key: value for key, value in data.items() if key != "region_id"}
+        if not data:
+            return village
     policy.ensure_changes_village(actor)
     with transaction():
         for field in ("name", "point_value_fen", "publish_rankings", "late_entry_days"):
