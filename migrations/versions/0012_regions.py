@@ -1,7 +1,7 @@
 """Regions (county → township) above villages, the region a supervisor oversees, and their looks at households.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 
 import sqlalchemy as sa
