@@ -1,0 +1,61 @@
+"""Who reads the flags and marks them checked, and whose households count as staff's: asked by services.
+
+Supervision is read-only over its villages, with one write of its own: marking a flag checked with a note.
+Out of scope reads as absent (404), as everywhere else.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from ..auth import policy as auth
+from ..auth.models import User
+from ..errors import Forbidden, NotFound
+
+# The village's people whose families the flags watch: they keep households, review claims, run the shop.
+VILLAGE_STAFF = (auth.ADMIN, auth.CLERK, auth.SHOPKEEPER)
+
+
+def supervises(actor: User) -> bool:
+    """The supervision page and API: deployment admins (every village)."""
+    return auth.is_deployment_admin(actor)
+
+
+def ensure_supervises(actor: User) -> None:
+    if not supervises(actor):
+        raise Forbidden("forbidden", _l("Your role may not do this."))
+
+
+def supervised_village_ids(actor: User) -> list[int] | None:
+    """The villages the actor supervises; None means every village of the deployment."""
+    ensure_supervises(actor)
+    return None
+
+
+def supervises_village(actor: User, village_id: int) -> bool:
+    if not supervises(actor):
+        return False
+    ids = supervised_village_ids(actor)
+    return ids is None or village_id in ids
+
+
+def ensure_supervises_village(actor: User, village_id: int | None) -> None:
+    """A flag, a transaction or a village out of the actor's supervision is as absent as a missing one."""
+    ensure_supervises(actor)
+    if village_id is None or not supervises_village(actor, village_id):
+        raise NotFound("not-found", _l("No such village."))
+
+
+def checks_flags(actor: User) -> bool:
+    """Marking a flag checked (with a note) is the supervisor's own record; everyone who reads flags may."""
+    return supervises(actor)
+
+
+def is_village_staff(user: User) -> bool:
+    """Admins, clerks and shopkeepers of a village (not a deployment admin): their households are watched."""
+    return user.village_id is not None and user.role in VILLAGE_STAFF
+
+
+def reviews_council(user: User, council: str) -> bool:
+    """A person who could have reviewed a council's claims (an admin or a clerk of the council)."""
+    return user.village_id is not None and auth.serves_council(user, council)
