@@ -25,6 +25,8 @@ class User(db.Model):
     village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"), index=True)
     shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"), index=True)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), unique=True)
+    # A supervisor's county or township; null for every other role.
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
     councils: Mapped[list[str]] = mapped_column(JSON, default=list)
     display_name: Mapped[str] = mapped_column(String(100), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)

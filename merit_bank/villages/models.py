@@ -1,4 +1,4 @@
-"""Villages and their 村民小组 (villager groups)."""
+"""Villages, their 村民小组 (villager groups) and the regions (county → township) above them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,22 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import UTCDateTime, utcnow
 from ..extensions import db
+
+# A county holds townships (乡镇); a township holds villages. A deployment may hold several counties.
+COUNTY = "county"
+TOWNSHIP = "township"
+REGION_KINDS = (COUNTY, TOWNSHIP)
+
+
+class Region(db.Model):
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    # A township's county; null for a county.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Village(db.Model):
@@ -24,6 +40,8 @@ class Village(db.Model):
     # Days a deed may lie in the past and still post as usual (an offline scanner that syncs late);
     # older deeds are late entries (补录) that a second person must approve.
     late_entry_days: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    # The township (乡镇) the village belongs to; null until an admin places it.
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     groups: Mapped[list[VillageGroup]] = relationship(
