@@ -100,7 +100,7 @@ def time_window(column: Any, minutes: int) -> ColumnElement[int]:
     """The number of the fixed window of `minutes` a timestamp falls in (counted from the epoch)."""
     width = max(1, minutes) * 60
     if is_sqlite():
-        return cast(func.strftime("%s", column), Integer) / width
+        return cast(func.strftime("%s", column), Integer) // width
     return cast(func.floor(func.extract("epoch", column) / width), Integer)
 
 
@@ -366,6 +366,7 @@ def reciprocal_approvals(
         return []
     rows = db.session.execute(
         select(ClaimAction.actor_id, Claim.household_id, Claim.created_by_id, Claim.id)
+        .select_from(ClaimAction)
         .join(Claim, Claim.id == ClaimAction.claim_id)
         .where(
             *_approvals(village_ids, period),
@@ -423,6 +424,7 @@ def approval_fast(village_ids: Sequence[int], period: Period, th: Thresholds) ->
             func.count(),
             func.sum(case((quick, 1), else_=0)),
         )
+        .select_from(ClaimAction)
         .join(Claim, Claim.id == ClaimAction.claim_id)
         .where(*_approvals(village_ids, period), ClaimAction.actor_id.is_not(None))
         .group_by(Claim.village_id, ClaimAction.actor_id)
@@ -454,6 +456,7 @@ def approval_night(village_ids: Sequence[int], period: Period, th: Thresholds) -
         at_night = and_(hour >= th.night_start_hour, hour < th.night_end_hour)
     rows = db.session.execute(
         select(Claim.village_id, ClaimAction.actor_id, func.count(), func.sum(case((at_night, 1), else_=0)))
+        .select_from(ClaimAction)
         .join(Claim, Claim.id == ClaimAction.claim_id)
         .where(*_approvals(village_ids, period), ClaimAction.actor_id.is_not(None))
         .group_by(Claim.village_id, ClaimAction.actor_id)
@@ -487,6 +490,7 @@ def approval_bulk(village_ids: Sequence[int], period: Period, th: Thresholds) ->
     window = time_window(ClaimAction.created_at, th.bulk_window_minutes).label("window")
     windows = (
         select(Claim.village_id, ClaimAction.actor_id, window)
+        .select_from(ClaimAction)
         .join(Claim, Claim.id == ClaimAction.claim_id)
         .where(*_approvals(village_ids, period), ClaimAction.actor_id.is_not(None))
         .subquery()
@@ -529,12 +533,14 @@ def approval_dominant(
     """One reviewer approving most of a council's claims in a village while other reviewers exist."""
     rows = db.session.execute(
         select(Claim.village_id, Claim.council, ClaimAction.actor_id, func.count(func.distinct(Claim.id)))
+        .select_from(ClaimAction)
         .join(Claim, Claim.id == ClaimAction.claim_id)
         .where(*_approvals(village_ids, period), ClaimAction.actor_id.is_not(None))
         .group_by(Claim.village_id, Claim.council, ClaimAction.actor_id)
     ).all()
     totals = db.session.execute(
         select(Claim.village_id, Claim.council, func.count(func.distinct(Claim.id)))
+        .select_from(ClaimAction)
         .join(Claim, Claim.id == ClaimAction.claim_id)
         .where(*_approvals(village_ids, period))
         .group_by(Claim.village_id, Claim.council)

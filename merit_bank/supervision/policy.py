@@ -11,14 +11,24 @@ from flask_babel import lazy_gettext as _l
 from ..auth import policy as auth
 from ..auth.models import User
 from ..errors import Forbidden, NotFound
+from ..extensions import db
+from ..villages.models import Region
+from ..villages.regions import village_ids_in_region
+
+# A township's or county's read-only overseer (users.region_id); the role arrives with the regions work.
+SUPERVISOR = "supervisor"
 
 # The village's people whose families the flags watch: they keep households, review claims, run the shop.
 VILLAGE_STAFF = (auth.ADMIN, auth.CLERK, auth.SHOPKEEPER)
 
 
+def is_supervisor(actor: User) -> bool:
+    return auth.has_role(actor, SUPERVISOR) and actor.region_id is not None
+
+
 def supervises(actor: User) -> bool:
-    """The supervision page and API: deployment admins (every village)."""
-    return auth.is_deployment_admin(actor)
+    """The supervision page and API: supervisors (their region's villages) and deployment admins (all)."""
+    return auth.is_deployment_admin(actor) or is_supervisor(actor)
 
 
 def ensure_supervises(actor: User) -> None:
@@ -29,7 +39,29 @@ def ensure_supervises(actor: User) -> None:
 def supervised_village_ids(actor: User) -> list[int] | None:
     """The villages the actor supervises; None means every village of the deployment."""
     ensure_supervises(actor)
-    return None
+    if auth.is_deployment_admin(actor):
+        return None
+    return village_ids_in_region(actor.region_id)  # type: ignore[arg-type]
+
+
+def supervises_region(actor: User, region_id: int) -> bool:
+    """A deployment admin any region; a supervisor their own, and the townships of their county."""
+    if not supervises(actor):
+        return False
+    region = db.session.get(Region, region_id)
+    if region is None:
+        return False
+    if auth.is_deployment_admin(actor):
+        return True
+    return actor.region_id in (region.id, region.parent_id)
+
+
+def ensure_supervises_region(actor: User, region_id: int) -> list[int]:
+    """The villages of a region the actor supervises; another region is as absent as a missing one."""
+    ensure_supervises(actor)
+    if not supervises_region(actor, region_id):
+        raise NotFound("not-found", _l("No such region."))
+    return village_ids_in_region(region_id)
 
 
 def supervises_village(actor: User, village_id: int) -> bool:

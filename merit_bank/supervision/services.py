@@ -12,7 +12,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -28,7 +28,7 @@ from ..ledger.models import Account, Entry, Transaction
 from ..reports.periods import Period
 from ..reports.services import analytic_reads
 from ..shop.models import Redemption, Shop
-from ..villages.models import Village
+from ..villages.models import Region, Village
 from . import detectors, policy
 from .models import Flag
 from .thresholds import Thresholds
@@ -56,6 +56,16 @@ def villages_in_scope(actor: User, village_id: int | None = None) -> list[Villag
     return villages
 
 
+def regions_in_scope(actor: User) -> list[Region]:
+    """The regions the actor may pick on the flags page: every region, or the supervisor's and below."""
+    query = select(Region).order_by(Region.kind, Region.name, Region.id)
+    if not policy.supervises(actor):
+        return []
+    if policy.supervised_village_ids(actor) is not None:
+        query = query.where(or_(Region.id == actor.region_id, Region.parent_id == actor.region_id))
+    return list(db.session.scalars(query))
+
+
 def village_name(village_id: int) -> str:
     village = db.session.get(Village, village_id)
     return village.name if village else ""
@@ -63,11 +73,18 @@ def village_name(village_id: int) -> str:
 
 def query_villages(actor: User, region_id: int | None, village_id: int | None) -> list[Village]:
     """The villages of a flags query: one village, or a region's, or every village the actor supervises."""
-    if region_id is not None:
-        # Regions arrive with their own branch; until then no region exists.
-        policy.ensure_supervises(actor)
-        raise NotFound("not-found", _l("No such region."))
-    return villages_in_scope(actor, village_id)
+    if region_id is None:
+        return villages_in_scope(actor, village_id)
+    ids = policy.ensure_supervises_region(actor, region_id)
+    if village_id is not None:
+        if village_id not in ids:
+            raise NotFound("not-found", _l("No such village."))
+        ids = [village_id]
+    if not ids:
+        return []
+    return list(
+        db.session.scalars(select(Village).where(Village.id.in_(ids)).order_by(Village.name, Village.id))
+    )
 
 
 def compute_flags(actor: User, village_ids: Sequence[int], period: Period) -> list[dict[str, Any]]:

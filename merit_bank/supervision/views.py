@@ -45,12 +45,13 @@ web.nav_providers.append(_nav)
 @web.login_required(policy.supervises)
 def flags():
     """The flags of the supervised villages (or one) for a period, grouped by village."""
+    region_id = parse_id(request.args.get("region_id"))
     village_id = parse_id(request.args.get("village_id"))
     period = parse_period(
         request.args.get("from") or None, request.args.get("to") or None, request.args.get("month") or None
     )
-    villages = services.villages_in_scope(g.user)
-    chosen = services.villages_in_scope(g.user, village_id) if village_id else villages
+    villages = services.query_villages(g.user, region_id, None)
+    chosen = services.query_villages(g.user, region_id, village_id) if village_id else villages
     items = services.compute_flags(g.user, [v.id for v in chosen], period)
     by_village: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for item in items:
@@ -60,6 +61,8 @@ def flags():
         "supervision/flags.html",
         villages=villages,
         village_id=village_id,
+        regions=services.regions_in_scope(g.user),
+        region_id=region_id,
         period=period,
         groups=groups,
         total=len(items),

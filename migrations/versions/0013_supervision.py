@@ -1,14 +1,14 @@
 """Supervision: the flags table, and the indexes the flag queries read the period's rows by.
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012 (chained after merging the regions commit; the lead re-chains)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
