@@ -103,7 +103,7 @@ class V:
     def claim_approved(
         self, household: int, by: int, *, filed_by: int | None = None, wait: float = 3600
     ) -> int:
-        """File a claim (as the household's villager, or `filed_by`) and have `by` approve it `wait` seconds later."""
+        """File a claim (as the villager, or `filed_by`); `by` approves it `wait` seconds later."""
         claim_id = self.file(household, by=filed_by)
         clock = claim_services.utcnow
         clock.tick(wait)  # type: ignore[attr-defined]
