@@ -121,7 +121,7 @@ def village_staff(village_ids: Sequence[int]) -> list[Staff]:
     rows = db.session.execute(
         select(User, Member.household_id)
         .outerjoin(Member, Member.id == User.member_id)
-        .where(User.village_id.in_(list(village_ids)))
+        .where(User.village_id.in_(list(village_ids)), policy.village_staff_roles())
         .order_by(User.id)
     ).all()
     return [

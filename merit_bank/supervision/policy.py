@@ -7,6 +7,7 @@ Out of scope reads as absent (404), as everywhere else.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement
 
 from ..auth import policy as auth
 from ..auth.models import User
@@ -81,6 +82,11 @@ def ensure_supervises_village(actor: User, village_id: int | None) -> None:
 def checks_flags(actor: User) -> bool:
     """Marking a flag checked (with a note) is the supervisor's own record; everyone who reads flags may."""
     return supervises(actor)
+
+
+def village_staff_roles() -> ColumnElement[bool]:
+    """The same rule as is_village_staff, as a filter for a query of users."""
+    return User.role.in_(VILLAGE_STAFF)
 
 
 def is_village_staff(user: User) -> bool:

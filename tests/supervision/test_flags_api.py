@@ -157,3 +157,24 @@ def test_the_pages_are_not_for_village_staff(app, client, town):
     make_user(app, "clerk", town["a"].id, username=username)
     page_login(client, username, PASSWORD)
     assert client.get("/supervision/").status_code == 403
+
+
+def test_a_county_supervisor_reads_each_township_of_the_county(app, client, town):
+    from merit_bank.extensions import db
+    from merit_bank.villages.models import Region
+
+    with app.app_context():
+        county = Region(name="甲县", kind="county")
+        db.session.add(county)
+        db.session.flush()
+        db.session.get_one(Region, town["region_a"]).parent_id = county.id
+        county_id = county.id
+        db.session.commit()
+    sup = make_supervisor(app, county_id, "sup_county")
+    q = town["query"]
+    by_township = _get(client, app, sup, region_id=town["region_a"], **q)
+    assert by_township.status_code == 200
+    assert {i["village_id"] for i in by_township.get_json()["items"]} == {town["a"].id}
+    whole = _get(client, app, sup, **q).get_json()["items"]
+    assert {i["village_id"] for i in whole} == {town["a"].id}  # township B is in no county of theirs
+    assert _get(client, app, sup, region_id=town["region_b"], **q).status_code == 404
