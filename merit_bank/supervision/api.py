@@ -25,7 +25,7 @@ def flags(args: dict[str, Any]):
     Computed on request from the ledger, claims and shop; each finding keeps its id across computations,
     so a supervisor's check stays with it.
     """
-    period = parse_period(args.get("start"), args.get("end"), args.get("month"))
+    period = parse_period(args.get("start"), args.get("end"), args.get("month"), args.get("year"))
     villages = services.query_villages(current_user(), args.get("region_id"), args.get("village_id"))
     items = services.compute_flags(current_user(), [v.id for v in villages], period)
     return {"items": items, "period": period.as_dict()}

@@ -162,14 +162,14 @@ def _household_counts(village_ids: Sequence[int]) -> dict[int, int]:
 def _awards_to(
     village_ids: Sequence[int], household_ids: Sequence[int], start: datetime, end: datetime
 ) -> list[tuple]:
-    """(household, transaction id, points) of the period's awards to some households, oldest first."""
+    """(household, transaction id, points, time) of the period's awards to some households, oldest first."""
     if not household_ids:
         return []
     t = Transaction.__table__
     e = Entry.__table__
     a = Account.__table__
     return db.session.execute(
-        select(a.c.household_id, t.c.id, e.c.amount)
+        select(a.c.household_id, t.c.id, e.c.amount, t.c.created_at)
         .select_from(t)
         .join(e, e.c.transaction_id == t.c.id)
         .join(a, a.c.id == e.c.account_id)
@@ -223,7 +223,7 @@ def staff_share(
                 },
                 evidence("household", list(households), th.evidence_limit)
                 + evidence("user", users, th.evidence_limit)
-                + evidence("transaction", [tx for _h, tx, _p in awards], th.evidence_limit),
+                + evidence("transaction", [tx for _h, tx, _p, _at in awards], th.evidence_limit),
             )
         )
     return findings
@@ -336,21 +336,34 @@ def _approvals(village_ids: Sequence[int], period: Period) -> list[ColumnElement
 
 
 def _approval_claims(
-    village_ids: Sequence[int],
     period: Period,
-    actor_id: int,
+    wanted: Sequence[tuple[Any, ...]],
+    columns: Sequence[Any],
     extra: Sequence[ColumnElement[bool]],
     limit: int,
-) -> list[int]:
-    return list(
-        db.session.scalars(
-            select(Claim.id)
-            .join(ClaimAction, ClaimAction.claim_id == Claim.id)
-            .where(*_approvals(village_ids, period), ClaimAction.actor_id == actor_id, *extra)
-            .order_by(ClaimAction.created_at, Claim.id)
-            .limit(limit)
-        )
+) -> dict[tuple[Any, ...], list[int]]:
+    """Evidence for several findings at once: {(village, actor, *columns): approved claim ids, oldest first}.
+
+    One query for all the findings of a detector, not one per finding: each would scan the period's approvals.
+    """
+    if not wanted:
+        return {}
+    keys = set(wanted)
+    villages = sorted({k[0] for k in keys})
+    actors = sorted({k[1] for k in keys})
+    rows = db.session.execute(
+        select(Claim.village_id, ClaimAction.actor_id, *columns, Claim.id)
+        .select_from(ClaimAction)
+        .join(Claim, Claim.id == ClaimAction.claim_id)
+        .where(*_approvals(villages, period), ClaimAction.actor_id.in_(actors), *extra)
+        .order_by(ClaimAction.created_at, Claim.id)
     )
+    found: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for row in rows:
+        key = tuple(row[:-1])
+        if key in keys and len(found[key]) < limit:
+            found[key].append(row[-1])
+    return found
 
 
 def reciprocal_approvals(
@@ -429,11 +442,11 @@ def approval_fast(village_ids: Sequence[int], period: Period, th: Thresholds) ->
         .where(*_approvals(village_ids, period), ClaimAction.actor_id.is_not(None))
         .group_by(Claim.village_id, ClaimAction.actor_id)
     ).all()
+    fired = [row for row in rows if int(row[3] or 0) >= th.fast_min_count]
+    claims_of = _approval_claims(period, [(v, a) for v, a, _t, _f in fired], [], [quick], th.evidence_limit)
     findings = []
-    for village_id, actor_id, total, fast in rows:
-        if int(fast or 0) < th.fast_min_count:
-            continue
-        claims = _approval_claims([village_id], period, actor_id, [quick], th.evidence_limit)
+    for village_id, actor_id, total, fast in fired:
+        claims = claims_of.get((village_id, actor_id), [])
         findings.append(
             Finding(
                 "approval_fast",
@@ -461,11 +474,13 @@ def approval_night(village_ids: Sequence[int], period: Period, th: Thresholds) -
         .where(*_approvals(village_ids, period), ClaimAction.actor_id.is_not(None))
         .group_by(Claim.village_id, ClaimAction.actor_id)
     ).all()
+    fired = [row for row in rows if int(row[3] or 0) >= th.night_min_count]
+    claims_of = _approval_claims(
+        period, [(v, a) for v, a, _t, _n in fired], [], [at_night], th.evidence_limit
+    )
     findings = []
-    for village_id, actor_id, total, night in rows:
-        if int(night or 0) < th.night_min_count:
-            continue
-        claims = _approval_claims([village_id], period, actor_id, [at_night], th.evidence_limit)
+    for village_id, actor_id, total, night in fired:
+        claims = claims_of.get((village_id, actor_id), [])
         findings.append(
             Finding(
                 "approval_night",
@@ -503,11 +518,17 @@ def approval_bulk(village_ids: Sequence[int], period: Period, th: Thresholds) ->
     grouped: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
     for village_id, actor_id, number, count in rows:
         grouped[(village_id, actor_id)].append((int(number), int(count)))
+    in_windows = time_window(ClaimAction.created_at, th.bulk_window_minutes)
+    claims_of = _approval_claims(
+        period,
+        [(v, a, int(n)) for v, a, n, _c in rows],
+        [in_windows],
+        [in_windows.in_(sorted({int(n) for _v, _a, n, _c in rows}) or [0])],
+        th.evidence_limit,
+    )
     findings = []
     for (village_id, actor_id), found in grouped.items():
-        numbers = [n for n, _c in found]
-        in_windows = time_window(ClaimAction.created_at, th.bulk_window_minutes).in_(numbers)
-        claims = _approval_claims([village_id], period, actor_id, [in_windows], th.evidence_limit)
+        claims = [c for n, _c in found for c in claims_of.get((village_id, actor_id, n), [])]
         findings.append(
             Finding(
                 "approval_bulk",
@@ -546,7 +567,7 @@ def approval_dominant(
         .group_by(Claim.village_id, Claim.council)
     ).all()
     total = {(v, c): int(n) for v, c, n in totals}
-    findings = []
+    fired = []
     for village_id, council, actor_id, count in rows:
         claims_total = total.get((village_id, council), 0)
         share = _ratio(int(count), claims_total)
@@ -560,11 +581,14 @@ def approval_dominant(
             and s.user.active
             and policy.reviews_council(s.user, council)
         ]
-        if not others:
-            continue
-        claims = _approval_claims(
-            [village_id], period, actor_id, [Claim.council == council], th.evidence_limit
-        )
+        if others:
+            fired.append((village_id, council, actor_id, int(count), claims_total, share, others))
+    claims_of = _approval_claims(
+        period, [(v, a, c) for v, c, a, *_rest in fired], [Claim.council], [], th.evidence_limit
+    )
+    findings = []
+    for village_id, council, actor_id, count, claims_total, share, others in fired:
+        claims = claims_of.get((village_id, actor_id, council), [])
         findings.append(
             Finding(
                 "approval_dominant",
@@ -834,8 +858,7 @@ def household_jumps(village_ids: Sequence[int], period: Period, th: Thresholds) 
     for village_id, month, household_id, points in rows:
         if int(points or 0) > 0:
             cells[(village_id, month)][household_id] = int(points)
-    bounds = {key: (start, end) for key, start, end in months}
-    findings = []
+    fired = []
     for (village_id, month), households in cells.items():
         if len(households) < th.jump_min_households:
             continue
@@ -843,30 +866,50 @@ def household_jumps(village_ids: Sequence[int], period: Period, th: Thresholds) 
         median = statistics.median(values)
         mad = statistics.median(abs(v - median) for v in values) * 1.4826
         bar = max(median + th.jump_mad_k * mad, th.jump_min_ratio * median, th.jump_min_points)
-        for household_id, points in households.items():
-            if points <= bar:
-                continue
-            start, end = bounds[month]
-            awards = _awards_to([village_id], [household_id], start, end)
-            findings.append(
-                Finding(
-                    "household_jump",
-                    village_id,
-                    month,
-                    f"h{household_id}",
-                    {
-                        "household_id": household_id,
-                        "month": month,
-                        "points": points,
-                        "median": round(float(median), 1),
-                        "bar": round(float(bar), 1),
-                        "households": len(households),
-                    },
-                    evidence("household", [household_id], 1)
-                    + evidence("transaction", [t for _h, t, _p in awards], th.evidence_limit),
-                )
+        fired += [
+            (village_id, month, household_id, points, median, bar, len(households))
+            for household_id, points in households.items()
+            if points > bar
+        ]
+    awards = _monthly_awards(
+        sorted({f[0] for f in fired}), sorted({f[2] for f in fired}), period, th.evidence_limit
+    )
+    findings = []
+    for village_id, month, household_id, points, median, bar, n in fired:
+        findings.append(
+            Finding(
+                "household_jump",
+                village_id,
+                month,
+                f"h{household_id}",
+                {
+                    "household_id": household_id,
+                    "month": month,
+                    "points": points,
+                    "median": round(float(median), 1),
+                    "bar": round(float(bar), 1),
+                    "households": n,
+                },
+                evidence("household", [household_id], 1)
+                + evidence("transaction", awards.get((household_id, month), []), th.evidence_limit),
             )
+        )
     return findings
+
+
+def _monthly_awards(
+    village_ids: Sequence[int], household_ids: Sequence[int], period: Period, limit: int
+) -> dict[tuple[int, str], list[int]]:
+    """{(household, month): award transaction ids, oldest first} for a few households, in one query."""
+    if not household_ids:
+        return {}
+    found: dict[tuple[int, str], list[int]] = defaultdict(list)
+    months = period.months()
+    for household_id, tx_id, _points, at in _awards_to(village_ids, household_ids, period.start, period.end):
+        month = next((key for key, _start, end in months if at < end), "")
+        if len(found[(household_id, month)]) < limit:
+            found[(household_id, month)].append(tx_id)
+    return found
 
 
 def run_all(village_ids: Sequence[int], period: Period, th: Thresholds) -> list[Finding]:

@@ -18,6 +18,7 @@ class FlagArgs(StrictSchema):
     start = fields.String(data_key="from", validate=validate.Length(max=10))
     end = fields.String(data_key="to", validate=validate.Length(max=10))
     month = fields.String(validate=validate.Length(max=7))
+    year = fields.Integer(validate=validate.Range(2000, 2999))
 
 
 class CheckSchema(StrictSchema):

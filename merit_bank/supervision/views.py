@@ -48,7 +48,10 @@ def flags():
     region_id = parse_id(request.args.get("region_id"))
     village_id = parse_id(request.args.get("village_id"))
     period = parse_period(
-        request.args.get("from") or None, request.args.get("to") or None, request.args.get("month") or None
+        request.args.get("from") or None,
+        request.args.get("to") or None,
+        request.args.get("month") or None,
+        request.args.get("year") or None,
     )
     villages = services.query_villages(g.user, region_id, None)
     chosen = services.query_villages(g.user, region_id, village_id) if village_id else villages
