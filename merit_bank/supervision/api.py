@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from ..auth.scope import current_user
 from ..reports.periods import parse_period
-from . import services
+from . import policy, services
 from .schemas import CheckSchema, FlagArgs, FlagListSchema, FlagSchema
 
 blp = Blueprint("supervision_api", __name__, url_prefix="/api/v1", description="Supervision flags")
@@ -40,6 +40,7 @@ def flag(flag_id: int):
 
 
 @blp.route("/supervision/flags/<int:flag_id>/check", methods=["POST"])
+@policy.open_to_read_only
 @jwt_required()
 @blp.arguments(CheckSchema)
 @blp.response(200, FlagSchema)

@@ -104,6 +104,7 @@ def flag(flag_id: int):
 
 
 @bp.post("/flags/<int:flag_id>/check")
+@policy.open_to_read_only
 @web.login_required(policy.checks_flags)
 def check(flag_id: int):
     try:
