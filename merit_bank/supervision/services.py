@@ -131,6 +131,11 @@ def _upsert(findings: list[detectors.Finding]) -> list[Flag]:
     for flag in flags:
         finding = by_key[flag.key]
         if flag.figures != finding.figures or flag.evidence != finding.evidence:
+            seen = {(e["kind"], e["id"]) for e in flag.evidence or []}
+            if flag.status == "checked" and any((e["kind"], e["id"]) not in seen for e in finding.evidence):
+                # A check covers the evidence it looked at: new evidence opens the flag again (the earlier
+                # note, checker and time stay, so the reader sees what was already looked at).
+                flag.status = "open"
             flag.figures = finding.figures
             flag.evidence = finding.evidence
             flag.last_seen_at = now

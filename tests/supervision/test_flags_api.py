@@ -34,6 +34,7 @@ def town(app, monkeypatch):
         "sup_a": sup_a,
         "sup_b": sup_b,
         "query": query,
+        "clock": clk,
     }
 
 
@@ -119,6 +120,15 @@ def test_a_flag_keeps_its_id_and_its_check_when_computed_again(app, client, town
     assert same["checked_by"]["id"] == town["sup_a"]
     one = client.get(f"/api/v1/supervision/flags/{flag['id']}", headers=auth(app, town["sup_a"]))
     assert one.status_code == 200 and one.get_json()["status"] == "checked"
+
+    # A fourth adjustment: new evidence the check did not see opens the flag again, the check kept.
+    town["clock"].tick(60)
+    town["a"].adjust(3, 10)
+    reopened = next(
+        i for i in _get(client, app, town["sup_a"], **q).get_json()["items"] if i["id"] == flag["id"]
+    )
+    assert reopened["status"] == "open" and reopened["figures"]["count"] == 4
+    assert reopened["note"].startswith("已核实") and reopened["checked_by"]["id"] == town["sup_a"]
 
 
 def test_the_flags_page_in_chinese_opens_a_flag_down_to_its_transaction(app, client, town):
