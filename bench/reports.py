@@ -674,6 +674,17 @@ def run_timings(app, villages: int) -> list[str]:
             )
         }
         village = villages // 2 or 1
+        # A township of the first twentieth-or-so of the villages (300 villages: 20), for the flags.
+        from merit_bank.villages.models import Region, Village
+
+        township = Region(name="bench township", kind="township")
+        db.session.add(township)
+        db.session.flush()
+        db.session.execute(
+            db.update(Village).where(Village.id <= max(1, villages // 15)).values(region_id=township.id)
+        )
+        township_id = township.id
+        db.session.commit()
     print("dataset:", ", ".join(f"{k} {v:,d}" for k, v in counts.items()))
     lines.append("Dataset: " + ", ".join(f"{v:,d} {k}" for k, v in counts.items()) + ".")
     headers = {"Authorization": f"Bearer {token}"}
@@ -717,6 +728,14 @@ def run_timings(app, villages: int) -> list[str]:
         ("County dashboard page, one month (HTML)", f"/reports/county?month={YEAR}-06"),
         ("County comparison, whole year (API)", f"/api/v1/reports/villages?year={YEAR}"),
         ("Card sheet of one village (HTML, QR codes)", f"/reports/cards?village_id={village}"),
+        (
+            f"Supervision flags, one township ({max(1, villages // 15)} villages), one month (API)",
+            f"/api/v1/supervision/flags?region_id={township_id}&month={YEAR}-06",
+        ),
+        (
+            "Supervision flags page, one township, one month (HTML)",
+            f"/supervision/?region_id={township_id}&month={YEAR}-06",
+        ),
     ):
         _label, best, _ = timed(label, lambda url=url: get(url))
         rows.append((label, f"{best * 1000:.0f} ms"))

@@ -33,6 +33,8 @@ class Claim(db.Model):
         # The review queue and the post-due sweep read by status first.
         Index("ix_claims_status_notice_ends_at", "status", "notice_ends_at"),
         Index("ix_claims_household_id_rule_id", "household_id", "rule_id"),
+        # Supervision reads a township's claims of a period (late entries, filing times).
+        Index("ix_claims_village_id_created_at", "village_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -80,6 +82,8 @@ class ClaimAction(db.Model):
     """One step of a claim's history: who did what, when, from which state to which, and why."""
 
     __tablename__ = "claim_actions"
+    # Supervision reads a period's approvals by their time (speed, night, bulk, who approves whom).
+    __table_args__ = (Index("ix_claim_actions_action_created_at", "action", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import UTCDateTime, utcnow
@@ -65,6 +65,8 @@ class Transaction(db.Model):
             "kind IN ('award', 'deduction', 'redemption', 'reversal', 'adjustment')", name="kind"
         ),
         UniqueConstraint("village_id", "seq"),
+        # A few villages' period (supervision's township month) without the county's rows of that time.
+        Index("ix_ledger_transactions_village_id_created_at", "village_id", "created_at"),
     )
     # Not a column: {account key: balance after} on a transaction that post() has just written (the
     # posting returns them, so a caller never reads a balance again); None on one read or replayed.

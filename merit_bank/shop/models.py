@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import UTCDateTime, utcnow
@@ -135,6 +144,8 @@ class RedemptionVoid(db.Model):
     """The void of a redemption; unique per redemption, so a second void is refused by the database too."""
 
     __tablename__ = "shop_redemption_voids"
+    # Supervision counts a period's voids by their time.
+    __table_args__ = (Index("ix_shop_redemption_voids_created_at", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     redemption_id: Mapped[int] = mapped_column(ForeignKey("shop_redemptions.id"), unique=True)
