@@ -570,101 +570,14 @@ SETTLEMENT_COLUMNS = (
 )
 
 
-def settlement_figures(
-    village_ids: Sequence[int] | None, months: Sequence[str] | None
-) -> list[dict[str, Any]]:
-    """What each shop gave out per month and item, net of voids: the shop's settlement rule, in bulk.
-
-    A redemption counts in its own month and a void in the month recorded on it (the redemption's
-    month while that was open, else the month of the void), exactly as the shop's settlement page.
-    """
-    from ..shop.models import MonthClosure, Redemption, RedemptionLine, RedemptionVoid, Shop
-
-    def grouped(month_column, *joins):
-        query = select(
-            Redemption.shop_id,
-            month_column,
-            RedemptionLine.item_id,
-            RedemptionLine.name,
-            RedemptionLine.unit,
-            func.sum(RedemptionLine.quantity),
-            func.sum(RedemptionLine.points),
-        ).join(Redemption, Redemption.id == RedemptionLine.redemption_id)
-        for target, condition in joins:
-            query = query.join(target, condition)
-        query = query.where(*_where_villages(Redemption.village_id, village_ids))
-        if months is not None:
-            query = query.where(month_column.in_(list(months)))
-        return db.session.execute(
-            query.group_by(
-                Redemption.shop_id,
-                month_column,
-                RedemptionLine.item_id,
-                RedemptionLine.name,
-                RedemptionLine.unit,
-            )
-        ).all()
-
-    cells: dict[tuple[int, str, int], dict[str, Any]] = {}
-
-    def cell(shop_id: int, month: str, item_id: int, name: str, unit: str) -> dict[str, Any]:
-        return cells.setdefault(
-            (shop_id, month, item_id),
-            {
-                "name": name,
-                "unit": unit,
-                "quantity": 0,
-                "points": 0,
-                "voided_quantity": 0,
-                "voided_points": 0,
-            },
-        )
-
-    for shop_id, month, item_id, name, unit, quantity, points in grouped(Redemption.month):
-        row = cell(shop_id, month, item_id, name, unit)
-        row["quantity"] += int(quantity or 0)
-        row["points"] += int(points or 0)
-    void_join = (RedemptionVoid, RedemptionVoid.redemption_id == Redemption.id)
-    for shop_id, month, item_id, name, unit, quantity, points in grouped(RedemptionVoid.month, void_join):
-        row = cell(shop_id, month, item_id, name, unit)
-        row["voided_quantity"] += int(quantity or 0)
-        row["voided_points"] += int(points or 0)
-    shops = {s.id: s for s in db.session.scalars(select(Shop).where(Shop.id.in_({key[0] for key in cells})))}
-    rates = dict(db.session.execute(select(Village.id, Village.point_value_fen)).all())
-    closures = {
-        (c.shop_id, c.month): c.point_value_fen
-        for c in db.session.scalars(select(MonthClosure).where(MonthClosure.shop_id.in_(list(shops))))
-    }
-    result = []
-    for (shop_id, month, item_id), row in cells.items():
-        shop = shops[shop_id]
-        closed = (shop_id, month) in closures
-        rate = closures.get((shop_id, month), rates.get(shop.village_id, 0))
-        net_points = row["points"] - row["voided_points"]
-        result.append(
-            {
-                "village_id": shop.village_id,
-                "shop_id": shop_id,
-                "shop": shop.name,
-                "month": month,
-                "closed": closed,
-                "item_id": item_id,
-                **row,
-                "net_quantity": row["quantity"] - row["voided_quantity"],
-                "net_points": net_points,
-                "point_value_fen": rate,
-                "value_fen": net_points * rate,
-            }
-        )
-    result.sort(key=lambda r: (r["village_id"], r["shop_id"], r["month"], r["name"], r["item_id"]))
-    return result
-
-
 def _settlement_rows(village_ids: Sequence[int] | None, period: Period | None) -> Iterator[Sequence[Any]]:
     villages = _villages(village_ids)
     months = period.month_keys() if period is not None else None
     yes, no = str(_l("yes")), str(_l("no"))
-    for r in settlement_figures(village_ids, months):
+    # The shop's own settlement rule, for many shops and months at once.
+    from ..shop.settlement import settlement_lines
+
+    for r in settlement_lines(village_ids=village_ids, months=months):
         yield (
             villages.get(r["village_id"], ""),
             r["shop"],
@@ -786,4 +699,4 @@ def filename(export: Export, fmt: str, village_code: str | None, period: Period 
     return "-".join(parts) + "." + fmt
 
 
-__all__ = ["EXPORTS", "FORMATS", "HEADER_MODES", "csv_chunks", "settlement_figures", "xlsx_chunks"]
+__all__ = ["EXPORTS", "FORMATS", "HEADER_MODES", "csv_chunks", "xlsx_chunks"]

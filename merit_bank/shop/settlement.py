@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,7 @@ from ..spreadsheets import SafeCsvWriter, append_row
 from ..villages.models import Village
 from . import policy
 from .catalogue import _lock_shop, staff_shop
-from .models import MonthClosure, Redemption, RedemptionLine, RedemptionVoid, ShopItem
+from .models import MonthClosure, Redemption, RedemptionLine, RedemptionVoid, Shop, ShopItem
 from .months import current_month, parse_month
 
 
@@ -27,60 +28,123 @@ def _yuan(fen: int) -> str:
     return f"{Decimal(fen) / 100:.2f}"
 
 
-def settlement(actor: User, shop_id: int, month: str) -> dict[str, Any]:
-    """What a shop gave out in a month, net of voids counted in it, and its value in yuan.
+def settlement_lines(
+    *,
+    shop_ids: Sequence[int] | None = None,
+    village_ids: Sequence[int] | None = None,
+    months: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The settlement rule, for any shops and months at once: per shop, month and item, what was given
+    out, what voids returned, the net, and its value at the month's rate.
 
-    Redemptions count in their own month; a void counts in the redemption's month while that month is
-    open, and in the month of the void once it is closed, so a closed month's figures never change.
+    Redemptions count in their own month; a void counts in the month recorded on it: the redemption's
+    month while that month is open, the month of the void once it is closed, so a closed month's
+    figures never change. A closed month keeps the rate it was closed at; an open one takes the
+    village's current rate. Items are named as they are now. The shop's settlement page and the
+    reports' settlement export are both this function.
     """
+
+    def grouped(month_column: Any, *joins: tuple[Any, Any]) -> Sequence[Any]:
+        query = select(
+            Redemption.shop_id,
+            month_column.label("month"),
+            RedemptionLine.item_id,
+            func.sum(RedemptionLine.quantity).label("quantity"),
+            func.sum(RedemptionLine.points).label("points"),
+        ).join(Redemption, Redemption.id == RedemptionLine.redemption_id)
+        for target, condition in joins:
+            query = query.join(target, condition)
+        if shop_ids is not None:
+            query = query.where(Redemption.shop_id.in_(list(shop_ids)))
+        if village_ids is not None:
+            query = query.where(Redemption.village_id.in_(list(village_ids)))
+        if months is not None:
+            query = query.where(month_column.in_(list(months)))
+        return db.session.execute(
+            query.group_by(Redemption.shop_id, month_column, RedemptionLine.item_id)
+        ).all()
+
+    cells: dict[tuple[int, str, int], dict[str, int]] = {}
+
+    def cell(row: Any) -> dict[str, int]:
+        return cells.setdefault(
+            (row.shop_id, row.month, row.item_id),
+            {"quantity": 0, "points": 0, "voided_quantity": 0, "voided_points": 0},
+        )
+
+    for row in grouped(Redemption.month):
+        figures = cell(row)
+        figures["quantity"] += int(row.quantity or 0)
+        figures["points"] += int(row.points or 0)
+    for row in grouped(RedemptionVoid.month, (RedemptionVoid, RedemptionVoid.redemption_id == Redemption.id)):
+        figures = cell(row)
+        figures["voided_quantity"] += int(row.quantity or 0)
+        figures["voided_points"] += int(row.points or 0)
+    if not cells:
+        return []
+    shops = {
+        row.Shop.id: row
+        for row in db.session.execute(
+            select(Shop, Village.point_value_fen)
+            .join(Village, Village.id == Shop.village_id)
+            .where(Shop.id.in_({key[0] for key in cells}))
+        )
+    }
+    items = {
+        i.id: i for i in db.session.scalars(select(ShopItem).where(ShopItem.id.in_({k[2] for k in cells})))
+    }
+    closures = {
+        (c.shop_id, c.month): c.point_value_fen
+        for c in db.session.scalars(select(MonthClosure).where(MonthClosure.shop_id.in_(list(shops))))
+    }
+    result = []
+    for (shop_id, month, item_id), figures in cells.items():
+        shop, village_rate = shops[shop_id]
+        closed = (shop_id, month) in closures
+        rate = closures.get((shop_id, month), village_rate)
+        net_points = figures["points"] - figures["voided_points"]
+        result.append(
+            {
+                "village_id": shop.village_id,
+                "shop_id": shop_id,
+                "shop": shop.name,
+                "month": month,
+                "closed": closed,
+                "item_id": item_id,
+                "name": items[item_id].name,
+                "unit": items[item_id].unit,
+                **figures,
+                "net_quantity": figures["quantity"] - figures["voided_quantity"],
+                "net_points": net_points,
+                "point_value_fen": rate,
+                "value_fen": net_points * rate,
+            }
+        )
+    result.sort(key=lambda r: (r["village_id"], r["shop_id"], r["month"], r["name"], r["item_id"]))
+    return result
+
+
+# What the settlement page shows of each line of settlement_lines (with its value in yuan).
+_ITEM_FIGURES = (
+    "item_id", "name", "unit", "quantity", "points", "voided_quantity", "voided_points", "net_quantity",
+    "net_points",
+)  # fmt: skip
+
+
+def settlement(actor: User, shop_id: int, month: str) -> dict[str, Any]:
+    """What a shop gave out in a month, net of voids counted in it, and its value in yuan
+    (the rule is settlement_lines')."""
     shop = staff_shop(actor, shop_id)
     month = parse_month(month)
     village = db.session.get_one(Village, shop.village_id)
-    given = db.session.execute(
-        select(RedemptionLine.item_id, func.sum(RedemptionLine.quantity), func.sum(RedemptionLine.points))
-        .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
-        .where(Redemption.shop_id == shop.id, Redemption.month == month)
-        .group_by(RedemptionLine.item_id)
-    ).all()
-    returned = db.session.execute(
-        select(RedemptionLine.item_id, func.sum(RedemptionLine.quantity), func.sum(RedemptionLine.points))
-        .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
-        .join(RedemptionVoid, RedemptionVoid.redemption_id == Redemption.id)
-        .where(Redemption.shop_id == shop.id, RedemptionVoid.month == month)
-        .group_by(RedemptionLine.item_id)
-    ).all()
-    rows: dict[int, dict[str, int]] = {}
-    for item_id, quantity, points in given:
-        row = rows.setdefault(item_id, {"quantity": 0, "points": 0, "voided_quantity": 0, "voided_points": 0})
-        row["quantity"] += int(quantity or 0)
-        row["points"] += int(points or 0)
-    for item_id, quantity, points in returned:
-        row = rows.setdefault(item_id, {"quantity": 0, "points": 0, "voided_quantity": 0, "voided_points": 0})
-        row["voided_quantity"] += int(quantity or 0)
-        row["voided_points"] += int(points or 0)
-    names = {i.id: i for i in db.session.scalars(select(ShopItem).where(ShopItem.id.in_(list(rows))))}
     closure = db.session.scalar(
         select(MonthClosure).where(MonthClosure.shop_id == shop.id, MonthClosure.month == month)
     )
     rate = closure.point_value_fen if closure else village.point_value_fen
-    items = []
-    for item_id in sorted(rows, key=lambda i: (names[i].name, i)):
-        row = rows[item_id]
-        net_points = row["points"] - row["voided_points"]
-        items.append(
-            {
-                "item_id": item_id,
-                "name": names[item_id].name,
-                "unit": names[item_id].unit,
-                "quantity": row["quantity"],
-                "points": row["points"],
-                "voided_quantity": row["voided_quantity"],
-                "voided_points": row["voided_points"],
-                "net_quantity": row["quantity"] - row["voided_quantity"],
-                "net_points": net_points,
-                "value_yuan": _yuan(net_points * rate),
-            }
-        )
+    items = [
+        {key: line[key] for key in _ITEM_FIGURES} | {"value_yuan": _yuan(line["value_fen"])}
+        for line in settlement_lines(shop_ids=[shop.id], months=[month])
+    ]
     redemptions = (
         db.session.scalar(
             select(func.count()).where(Redemption.shop_id == shop.id, Redemption.month == month)
