@@ -15,7 +15,7 @@ How a posting stays correct under concurrency (see docs/ledger.md, "Concurrency"
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -233,6 +233,22 @@ def _lock_chain(village_id: int) -> tuple[int, str, datetime | None]:
     return row[0], row[1], row[2]
 
 
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """One posting as post() accepted it: what the locked paths below check, compute and write."""
+
+    village_id: int
+    kind: str
+    lines: Mapping[str, int]  # account key -> amount: merged, non-zero, summing to zero
+    idempotency_key: str
+    request_hash: str
+    actor_id: int | None
+    memo: str = ""
+    rule_id: int | None = None
+    rule_version: int | None = None
+    reverses_id: int | None = None
+
+
 def post(
     *,
     village_id: int,
@@ -284,19 +300,20 @@ def post(
                 "reverses_id": reverses_id,
             }
         )
+    posting = Posting(
+        village_id=village_id,
+        kind=kind,
+        lines=merged,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        actor_id=actor_id,
+        memo=memo,
+        rule_id=rule_id,
+        rule_version=rule_version,
+        reverses_id=reverses_id,
+    )
     with transaction():
-        result = _post_locked(
-            village_id=village_id,
-            kind=kind,
-            lines=merged,
-            idempotency_key=idempotency_key,
-            actor_id=actor_id,
-            memo=memo,
-            rule_id=rule_id,
-            rule_version=rule_version,
-            reverses_id=reverses_id,
-            request_hash=request_hash,
-        )
+        result = _post_locked(posting)
     if isinstance(result, Transaction):
         return result
     # The new row enters the session only now, outside the chain lock when this call committed alone
@@ -339,7 +356,7 @@ def _check_reversal(connection, village_id: int, reverses_id: int | None) -> str
 
 
 @dataclass
-class _Posting:
+class _Plan:
     """A posting computed under the lock, ready to write: the row, its entries, the balance changes."""
 
     values: dict[str, Any]
@@ -348,23 +365,15 @@ class _Posting:
 
 
 def _plan(
+    posting: Posting,
     *,
-    village_id: int,
-    kind: str,
-    lines: dict[str, int],
     accounts: dict[str, tuple[int, str, int, int]],  # key -> (id, kind, village_id, balance)
     reversed_kind: str | None,
     chain: tuple[int, str, datetime | None],
     now: datetime,
-    idempotency_key: str,
-    actor_id: int | None,
-    memo: str,
-    rule_id: int | None,
-    rule_version: int | None,
-    reverses_id: int | None,
-    request_hash: str,
-) -> _Posting:
+) -> _Plan:
     """Apply the overdraft policy, work out the new balances, the time and the hash (pure Python)."""
+    village_id, kind, lines = posting.village_id, posting.kind, posting.lines
     missing = [k for k in lines if k not in accounts]
     if missing:
         raise NotFound("account-not-found", _("No such account: %(key)s", key=missing[0]))
@@ -404,12 +413,12 @@ def _plan(
         seq=seq,
         prev_hash=prev_hash,
         kind=kind,
-        idempotency_key=idempotency_key,
-        actor_id=actor_id,
-        rule_id=rule_id,
-        rule_version=rule_version,
-        reverses_id=reverses_id,
-        memo=memo,
+        idempotency_key=posting.idempotency_key,
+        actor_id=posting.actor_id,
+        rule_id=posting.rule_id,
+        rule_version=posting.rule_version,
+        reverses_id=posting.reverses_id,
+        memo=posting.memo,
         created_at=format_time(created_at),
         entries=entries,
     )
@@ -417,18 +426,18 @@ def _plan(
         "village_id": village_id,
         "seq": seq,
         "kind": kind,
-        "idempotency_key": idempotency_key,
-        "request_hash": request_hash,
-        "actor_id": actor_id,
-        "rule_id": rule_id,
-        "rule_version": rule_version,
-        "reverses_id": reverses_id,
-        "memo": memo,
+        "idempotency_key": posting.idempotency_key,
+        "request_hash": posting.request_hash,
+        "actor_id": posting.actor_id,
+        "rule_id": posting.rule_id,
+        "rule_version": posting.rule_version,
+        "reverses_id": posting.reverses_id,
+        "memo": posting.memo,
         "created_at": created_at,
         "prev_hash": prev_hash,
         "hash": digest,
     }
-    return _Posting(values, entries, earned)
+    return _Plan(values, entries, earned)
 
 
 def _loaded(transaction_id: int, values: dict[str, Any]) -> Transaction:
@@ -442,35 +451,23 @@ def _loaded(transaction_id: int, values: dict[str, Any]) -> Transaction:
 _Written = tuple[int, dict[str, Any], dict[str, int]]
 
 
-def _balances(lines: dict[str, int], plan: _Posting) -> dict[str, int]:
+def _balances(lines: Mapping[str, int], plan: _Plan) -> dict[str, int]:
     """{account key: balance after} of a plan; its entries are in the order of `lines`."""
     return {key: entry[2] for key, entry in zip(lines, plan.entries, strict=True)}
 
 
-def _post_locked(**posting: Any) -> Transaction | _Written:
+def _post_locked(posting: Posting) -> Transaction | _Written:
     """Lock the village's chain, check, compute and write one posting (see the two paths below).
 
     Returns the known transaction for a repeated idempotency key, else the new row's (id, values,
     balances after).
     """
     if is_sqlite():
-        return _post_sqlite(**posting)
-    return _post_postgresql(**posting)
+        return _post_sqlite(posting)
+    return _post_postgresql(posting)
 
 
-def _post_postgresql(
-    *,
-    village_id: int,
-    kind: str,
-    lines: dict[str, int],
-    idempotency_key: str,
-    request_hash: str,
-    reverses_id: int | None,
-    actor_id: int | None,
-    memo: str,
-    rule_id: int | None,
-    rule_version: int | None,
-) -> Transaction | _Written:
+def _post_postgresql(posting: Posting) -> Transaction | _Written:
     """One statement under the chain lock (_PG_POST), checked against _plan before the commit."""
     connection = db.session.connection()
     now = utcnow()
@@ -478,19 +475,19 @@ def _post_postgresql(
         connection,
         _PG_POST,
         {
-            "village_id": village_id,
-            "kind": kind,
-            "keys": list(lines),
-            "amounts": list(lines.values()),
-            "idempotency_key": idempotency_key,
-            "request_hash": request_hash,
-            "reverses_id": reverses_id,
-            "actor_id": actor_id,
-            "memo": memo,
-            "rule_id": rule_id,
-            "rule_version": rule_version,
+            "village_id": posting.village_id,
+            "kind": posting.kind,
+            "keys": list(posting.lines),
+            "amounts": list(posting.lines.values()),
+            "idempotency_key": posting.idempotency_key,
+            "request_hash": posting.request_hash,
+            "reverses_id": posting.reverses_id,
+            "actor_id": posting.actor_id,
+            "memo": posting.memo,
+            "rule_id": posting.rule_id,
+            "rule_version": posting.rule_version,
             "now": now,
-            "may_go_negative": HOUSEHOLD_MAY_GO_NEGATIVE[kind],
+            "may_go_negative": HOUSEHOLD_MAY_GO_NEGATIVE[posting.kind],
             "lock_class": CHAIN_LOCK_CLASS,
         },
     )
@@ -498,36 +495,27 @@ def _post_postgresql(
         raise NotFound("ledger-not-open", _("This village has no ledger yet."))
     first = rows[0]
     if first[3] is not None:
-        return _known(first[3], request_hash, first[4])
+        return _known(first[3], posting.request_hash, first[4])
     written = first[11] is not None
     if not written:
         # Nothing was written. Say why in the order the checks have always been made, each with a
         # fresh snapshot: a reversal that may not be posted, then _plan's account and policy checks.
-        _check_reversal(connection, village_id, reverses_id)
+        _check_reversal(connection, posting.village_id, posting.reverses_id)
     last_at = first[2].astimezone(UTC) if first[2] is not None else None
     plan = _plan(
-        village_id=village_id,
-        kind=kind,
-        lines=lines,
+        posting,
         accounts={r[6]: (r[5], r[7], r[8], r[9]) for r in rows if r[5] is not None},
         reversed_kind=first[10],
         chain=(first[0], first[1], last_at),
         now=now,
-        idempotency_key=idempotency_key,
-        request_hash=request_hash,
-        reverses_id=reverses_id,
-        actor_id=actor_id,
-        memo=memo,
-        rule_id=rule_id,
-        rule_version=rule_version,
     )
     if not written:
         # Every check passes, so a unique index refused the row: the key was committed after the
         # statement's snapshot was taken (here while it waited for the head, or in another village).
-        known = connection.execute(_FIND_KEY, {"key": idempotency_key}).one_or_none()
+        known = connection.execute(_FIND_KEY, {"key": posting.idempotency_key}).one_or_none()
         if known is None:
-            raise RuntimeError(f"ledger: posting {idempotency_key!r} was refused for no known reason")
-        return _known(known[0], request_hash, known[1])
+            raise RuntimeError(f"ledger: posting {posting.idempotency_key!r} was refused for no known reason")
+        return _known(known[0], posting.request_hash, known[1])
     values = plan.values
     if (first[12], first[13].astimezone(UTC), first[14]) != (
         values["seq"],
@@ -539,42 +527,23 @@ def _post_postgresql(
             f"ledger: PostgreSQL's posting (seq {first[12]}, hash {first[14]}) differs from hashing.py's "
             f"(seq {values['seq']}, hash {values['hash']})"
         )
-    return first[11], values, _balances(lines, plan)
+    return first[11], values, _balances(posting.lines, plan)
 
 
-def _post_sqlite(
-    *,
-    village_id: int,
-    kind: str,
-    lines: dict[str, int],
-    idempotency_key: str,
-    request_hash: str,
-    reverses_id: int | None,
-    **fields: Any,
-) -> Transaction | _Written:
+def _post_sqlite(posting: Posting) -> Transaction | _Written:
     """SQLite: BEGIN IMMEDIATE already holds the whole database, so plain statements in any order."""
-    seq, prev_hash, last_at = _lock_chain(village_id)
+    seq, prev_hash, last_at = _lock_chain(posting.village_id)
     connection = db.session.connection()
-    existing = connection.execute(_FIND_KEY, {"key": idempotency_key}).one_or_none()
+    existing = connection.execute(_FIND_KEY, {"key": posting.idempotency_key}).one_or_none()
     if existing is not None:
-        return _known(existing[0], request_hash, existing[1])
-    reversed_kind = _check_reversal(connection, village_id, reverses_id)
+        return _known(existing[0], posting.request_hash, existing[1])
+    reversed_kind = _check_reversal(connection, posting.village_id, posting.reverses_id)
     accounts = {
         row[1]: (row[0], row[2], row[3], row[4])
-        for row in connection.execute(_READ_ACCOUNTS, {"keys": list(lines)})
+        for row in connection.execute(_READ_ACCOUNTS, {"keys": list(posting.lines)})
     }
     plan = _plan(
-        village_id=village_id,
-        kind=kind,
-        lines=lines,
-        accounts=accounts,
-        reversed_kind=reversed_kind,
-        chain=(seq, prev_hash, last_at),
-        now=utcnow(),
-        idempotency_key=idempotency_key,
-        request_hash=request_hash,
-        reverses_id=reverses_id,
-        **fields,
+        posting, accounts=accounts, reversed_kind=reversed_kind, chain=(seq, prev_hash, last_at), now=utcnow()
     )
     try:
         transaction_id = connection.execute(_INSERT_TRANSACTION, plan.values).scalar_one()
@@ -596,10 +565,10 @@ def _post_sqlite(
     )
     connection.execute(
         _UPDATE_CHAIN,
-        {"_village_id": village_id, "_seq": plan.values["seq"], "_hash": plan.values["hash"],
+        {"_village_id": posting.village_id, "_seq": plan.values["seq"], "_hash": plan.values["hash"],
          "_at": plan.values["created_at"]},
     )  # fmt: skip
-    return transaction_id, plan.values, _balances(lines, plan)
+    return transaction_id, plan.values, _balances(posting.lines, plan)
 
 
 def award(
