@@ -83,6 +83,7 @@ def _export_pieces(
 
     from ..spreadsheets import SafeCsvWriter
 
+    head_seq, head_hash = head
     out = io.StringIO()
 
     def piece() -> str:
@@ -98,7 +99,7 @@ def _export_pieces(
     query = (
         select(*(getattr(t, f) for f in EXPORT_FIELDS), e.account_id, e.amount, e.balance_after)
         .select_from(Transaction.__table__.outerjoin(Entry.__table__, e.transaction_id == t.id))
-        .where(t.village_id == village_id, t.seq <= head[0])
+        .where(t.village_id == village_id, t.seq <= head_seq)
         .order_by(t.seq, e.account_id)
     )
     writer = SafeCsvWriter(out, lineterminator="\n") if fmt == "csv" else None
@@ -118,8 +119,8 @@ def _export_pieces(
                     "record": "chain",
                     "village_id": village_id,
                     **(chain_extra or {}),
-                    "seq": head[0],
-                    "head_hash": head[1],
+                    "seq": head_seq,
+                    "head_hash": head_hash,
                     "encoding": 1,
                 }
             )
@@ -128,23 +129,23 @@ def _export_pieces(
         for a in accounts:
             if public:
                 # Which household owns an account is not published; issuing accounts and shops are public.
-                record: dict[str, Any] = {"record": "account", "id": a[0], "kind": a[2]}
-                if a[2] == "issuing":
-                    record["council"] = a[5]
-                if a[2] == "shop":
-                    record["shop_id"] = a[4]
+                record: dict[str, Any] = {"record": "account", "id": a.id, "kind": a.kind}
+                if a.kind == "issuing":
+                    record["council"] = a.council
+                if a.kind == "shop":
+                    record["shop_id"] = a.shop_id
                 out.write(json.dumps(record) + "\n")
                 continue
             out.write(
                 json.dumps(
                     {
                         "record": "account",
-                        "id": a[0],
-                        "key": a[1],
-                        "kind": a[2],
-                        "household_id": a[3],
-                        "shop_id": a[4],
-                        "council": a[5],
+                        "id": a.id,
+                        "key": a.key,
+                        "kind": a.kind,
+                        "household_id": a.household_id,
+                        "shop_id": a.shop_id,
+                        "council": a.council,
                     }
                 )
                 + "\n"
@@ -155,14 +156,13 @@ def _export_pieces(
     def flush(record: dict[str, Any]) -> None:
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
-    n = len(EXPORT_FIELDS)
-    for number, row in enumerate(stream(query), 1):
+    for number, (*transaction_fields, account_id, amount, balance_after) in enumerate(stream(query), 1):
         if number % 2000 == 0:
             yield piece()
-        fields = dict(zip(EXPORT_FIELDS, row[:n], strict=True))
+        fields = dict(zip(EXPORT_FIELDS, transaction_fields, strict=True))
         fields["created_at"] = format_time(fields["created_at"])
         if writer is not None:
-            writer.writerow([*fields.values(), row[n], keys.get(row[n], ""), row[n + 1], row[n + 2]])
+            writer.writerow([*fields.values(), account_id, keys.get(account_id, ""), amount, balance_after])
             if current is None or current["id"] != fields["id"]:
                 count += 1
                 current = fields
@@ -172,8 +172,8 @@ def _export_pieces(
                 flush(current)
             count += 1
             current = {"record": "transaction", **fields, "entries": []}
-        if row[n] is not None:
-            current["entries"].append([row[n], row[n + 1], row[n + 2]])
+        if account_id is not None:
+            current["entries"].append([account_id, amount, balance_after])
     if writer is None and current is not None:
         flush(current)
     counter[0] = count

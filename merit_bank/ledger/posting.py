@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -214,6 +214,29 @@ LEFT JOIN tx ON true
 """)
 
 
+class _PostRow(NamedTuple):
+    """A row of _PG_POST's result, its columns in the order of the statement's final SELECT: the chain
+    head as locked, the transaction already under the key, one locked account per row (all None if
+    none was found), the kind of the reversed transaction, and the new transaction (None if nothing
+    was written)."""
+
+    chain_seq: int
+    chain_hash: str
+    chain_last_at: datetime | None
+    known_id: int | None
+    known_request_hash: str | None
+    account_id: int | None
+    account_key: str | None
+    account_kind: str | None
+    account_village_id: int | None
+    account_balance: int | None
+    reversed_kind: str | None
+    tx_id: int | None
+    tx_seq: int | None
+    tx_created_at: datetime | None
+    tx_hash: str | None
+
+
 def _pg_rows(connection: Connection, sql: str, params: dict[str, Any]) -> list[tuple]:
     """Run a posting statement straight on the session's psycopg connection, prepared on the server.
 
@@ -230,7 +253,7 @@ def _lock_chain(village_id: int) -> tuple[int, str, datetime | None]:
     row = db.session.connection().execute(_LOCK_CHAIN, {"village_id": village_id}).one_or_none()
     if row is None:
         raise NotFound("ledger-not-open", _("This village has no ledger yet."))
-    return row[0], row[1], row[2]
+    return row.seq, row.head_hash, row.last_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,13 +369,13 @@ def _check_reversal(connection, village_id: int, reverses_id: int | None) -> str
     if reverses_id is None:
         return None
     original = connection.execute(_FIND_ORIGINAL, {"id": reverses_id}).one_or_none()
-    if original is None or original[1] != village_id:
+    if original is None or original.village_id != village_id:
         raise NotFound("not-found", _("No such transaction."))
-    if original[0] == "reversal":
+    if original.kind == "reversal":
         raise DomainError("not-reversible", _("A reversal cannot itself be reversed."))
     if connection.execute(_FIND_REVERSAL, {"id": reverses_id}).first() is not None:
         raise DomainError("already-reversed", _("This transaction has already been reversed."))
-    return original[0]
+    return original.kind
 
 
 @dataclass
@@ -471,7 +494,7 @@ def _post_postgresql(posting: Posting) -> Transaction | _Written:
     """One statement under the chain lock (_PG_POST), checked against _plan before the commit."""
     connection = db.session.connection()
     now = utcnow()
-    rows = _pg_rows(
+    result = _pg_rows(
         connection,
         _PG_POST,
         {
@@ -491,22 +514,27 @@ def _post_postgresql(posting: Posting) -> Transaction | _Written:
             "lock_class": CHAIN_LOCK_CLASS,
         },
     )
-    if not rows:
+    if not result:
         raise NotFound("ledger-not-open", _("This village has no ledger yet."))
+    rows = [_PostRow._make(row) for row in result]
     first = rows[0]
-    if first[3] is not None:
-        return _known(first[3], posting.request_hash, first[4])
-    written = first[11] is not None
+    if first.known_id is not None:
+        return _known(first.known_id, posting.request_hash, first.known_request_hash)
+    written = first.tx_id is not None
     if not written:
         # Nothing was written. Say why in the order the checks have always been made, each with a
         # fresh snapshot: a reversal that may not be posted, then _plan's account and policy checks.
         _check_reversal(connection, posting.village_id, posting.reverses_id)
-    last_at = first[2].astimezone(UTC) if first[2] is not None else None
+    last_at = first.chain_last_at.astimezone(UTC) if first.chain_last_at is not None else None
     plan = _plan(
         posting,
-        accounts={r[6]: (r[5], r[7], r[8], r[9]) for r in rows if r[5] is not None},
-        reversed_kind=first[10],
-        chain=(first[0], first[1], last_at),
+        accounts={
+            r.account_key: (r.account_id, r.account_kind, r.account_village_id, r.account_balance)
+            for r in rows
+            if r.account_id is not None
+        },
+        reversed_kind=first.reversed_kind,
+        chain=(first.chain_seq, first.chain_hash, last_at),
         now=now,
     )
     if not written:
@@ -515,19 +543,19 @@ def _post_postgresql(posting: Posting) -> Transaction | _Written:
         known = connection.execute(_FIND_KEY, {"key": posting.idempotency_key}).one_or_none()
         if known is None:
             raise RuntimeError(f"ledger: posting {posting.idempotency_key!r} was refused for no known reason")
-        return _known(known[0], posting.request_hash, known[1])
+        return _known(known.id, posting.request_hash, known.request_hash)
     values = plan.values
-    if (first[12], first[13].astimezone(UTC), first[14]) != (
+    if (first.tx_seq, first.tx_created_at.astimezone(UTC), first.tx_hash) != (
         values["seq"],
         values["created_at"],
         values["hash"],
     ):
         # Raising rolls the posting back: a hash the documented encoding does not reproduce never commits.
         raise RuntimeError(
-            f"ledger: PostgreSQL's posting (seq {first[12]}, hash {first[14]}) differs from hashing.py's "
-            f"(seq {values['seq']}, hash {values['hash']})"
+            f"ledger: PostgreSQL's posting (seq {first.tx_seq}, hash {first.tx_hash}) differs from "
+            f"hashing.py's (seq {values['seq']}, hash {values['hash']})"
         )
-    return first[11], values, _balances(posting.lines, plan)
+    return first.tx_id, values, _balances(posting.lines, plan)
 
 
 def _post_sqlite(posting: Posting) -> Transaction | _Written:
@@ -536,10 +564,10 @@ def _post_sqlite(posting: Posting) -> Transaction | _Written:
     connection = db.session.connection()
     existing = connection.execute(_FIND_KEY, {"key": posting.idempotency_key}).one_or_none()
     if existing is not None:
-        return _known(existing[0], posting.request_hash, existing[1])
+        return _known(existing.id, posting.request_hash, existing.request_hash)
     reversed_kind = _check_reversal(connection, posting.village_id, posting.reverses_id)
     accounts = {
-        row[1]: (row[0], row[2], row[3], row[4])
+        row.key: (row.id, row.kind, row.village_id, row.balance)
         for row in connection.execute(_READ_ACCOUNTS, {"keys": list(posting.lines)})
     }
     plan = _plan(

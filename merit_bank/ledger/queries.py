@@ -101,13 +101,13 @@ def household_history(household_id: int, *, page: int = 1, per_page: int = 50) -
     )
     items = [
         {
-            "id": r[0],
-            "kind": r[1],
-            "amount": r[2],
-            "balance_after": r[3],
-            "memo": r[4],
-            "created_at": r[5],
-            "reverses_id": r[6],
+            "id": r.id,
+            "kind": r.kind,
+            "amount": r.amount,
+            "balance_after": r.balance_after,
+            "memo": r.memo,
+            "created_at": r.created_at,
+            "reverses_id": r.reverses_id,
         }
         for r in rows
     ]

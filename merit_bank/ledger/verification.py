@@ -171,9 +171,10 @@ class _Walk:
         if head is None:
             return _Problem(None, f"village {village} has transactions but no chain head", village)
         if head != (self.chain_seq, self.chain_hash):
+            head_seq, head_hash = head
             return _Problem(
                 None,
-                f"chain head of village {village} is seq {head[0]} {head[1]}, "
+                f"chain head of village {village} is seq {head_seq} {head_hash}, "
                 f"but its last transaction is seq {self.chain_seq} {self.chain_hash}",
                 village,
             )

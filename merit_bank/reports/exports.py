@@ -188,24 +188,27 @@ def _ledger_rows(village_ids: Sequence[int] | None, period: Period | None) -> It
             councils[code] = council_label(code)
         return councils[code]
 
-    for r in stream(query):
+    for (
+        tx_id, village_id, seq, created, tx_kind, account_key, code, head_name, council_code, amount,
+        balance_after, rule_id, rule_version, reverses_id, actor_id, memo,
+    ) in stream(query):  # fmt: skip
         yield (
-            r[0],
-            villages.get(r[1], ""),
-            r[2],
-            when(r[3]),
-            kind(r[4]),
-            r[5],
-            r[6] or "",
-            r[7] or "",
-            council(r[8]) if r[8] else "",
-            r[9],
-            r[10],
-            r[11],
-            r[12],
-            r[13],
-            r[14],
-            r[15],
+            tx_id,
+            villages.get(village_id, ""),
+            seq,
+            when(created),
+            kind(tx_kind),
+            account_key,
+            code or "",
+            head_name or "",
+            council(council_code) if council_code else "",
+            amount,
+            balance_after,
+            rule_id,
+            rule_version,
+            reverses_id,
+            actor_id,
+            memo,
         )
 
 
@@ -296,22 +299,24 @@ def _balance_rows(village_ids: Sequence[int] | None, period: Period | None) -> I
     if village_ids is not None:
         groups_query = groups_query.where(VillageGroup.village_id.in_(list(village_ids)))
     groups = dict(db.session.execute(groups_query).all())
-    for r in stream(query, whole_result=True):
-        earned, deducted, spent, other, after_total = (int(v) for v in r[6:11])
-        closing = int(r[4]) - after_total
+    for (
+        village_id, group_id, code, head_name, balance, earned_total, *in_period_and_after,
+    ) in stream(query, whole_result=True):  # fmt: skip
+        earned, deducted, spent, other, after_total = (int(v) for v in in_period_and_after)
+        closing = int(balance) - after_total
         opening = closing - earned - deducted - spent - other
         yield (
-            villages.get(r[0], ""),
-            groups.get(r[1], ""),
-            r[2],
-            r[3],
+            villages.get(village_id, ""),
+            groups.get(group_id, ""),
+            code,
+            head_name,
             opening,
             earned,
             -deducted,
             -spent,
             other,
             closing,
-            r[5],
+            earned_total,
         )
 
 
@@ -379,28 +384,30 @@ def _claim_rows(village_ids: Sequence[int] | None, period: Period | None) -> Ite
     villages = _villages(village_ids)
     when = _LocalTime()
     status = _label(STATUS_LABELS)
-    for r in stream(query):
-        created, first = r[13], r[14]
+    for (
+        claim_id, village_id, code, head_name, member, rule_code, rule_name, council, quantity, points,
+        claim_status, source, occurred_on, created, first, posted_at, transaction_id,
+    ) in stream(query):  # fmt: skip
         hours = round((first - created).total_seconds() / 3600, 2) if first is not None else ""
         yield (
-            r[0],
-            villages.get(r[1], ""),
-            r[2],
-            r[3],
-            r[4] or "",
-            r[5],
-            r[6],
-            council_label(r[7]),
-            r[8],
-            r[9],
-            status(r[10]),
-            r[11],
-            r[12].isoformat(),
+            claim_id,
+            villages.get(village_id, ""),
+            code,
+            head_name,
+            member or "",
+            rule_code,
+            rule_name,
+            council_label(council),
+            quantity,
+            points,
+            status(claim_status),
+            source,
+            occurred_on.isoformat(),
             when(created),
             when(first),
             hours,
-            when(r[15]),
-            r[16] or "",
+            when(posted_at),
+            transaction_id or "",
         )
 
 
@@ -456,22 +463,25 @@ def _checkin_rows(village_ids: Sequence[int] | None, period: Period | None) -> I
     when = _LocalTime()
     status = _label(STATUS_LABELS)
     method = _label(METHOD_LABELS)
-    for r in stream(query):
+    for (
+        checkin_id, village_id, event_id, title, starts_at, code, head_name, member, how, checked_in_at,
+        checked_out_at, minutes, claim_id, claim_status,
+    ) in stream(query):  # fmt: skip
         yield (
-            r[0],
-            villages.get(r[1], ""),
-            r[2],
-            r[3],
-            when(r[4]),
-            r[5],
-            r[6],
-            r[7],
-            method(r[8]),
-            when(r[9]),
-            when(r[10]),
-            r[11] if r[11] is not None else "",
-            r[12] or "",
-            status(r[13]),
+            checkin_id,
+            villages.get(village_id, ""),
+            event_id,
+            title,
+            when(starts_at),
+            code,
+            head_name,
+            member,
+            method(how),
+            when(checked_in_at),
+            when(checked_out_at),
+            minutes if minutes is not None else "",
+            claim_id or "",
+            status(claim_status),
         )
 
 
@@ -530,23 +540,26 @@ def _redemption_rows(village_ids: Sequence[int] | None, period: Period | None) -
     villages = _villages(village_ids)
     when = _LocalTime()
     status = _label(STATUS_LABELS)
-    for r in stream(query):
+    for (
+        redemption_id, shop_id, village_id, shop, created_at, month, code, head_name, item, unit,
+        price_points, quantity, points, void_month,
+    ) in stream(query):  # fmt: skip
         yield (
-            r[0],
-            f"{r[1]:03d}-{r[0]:07d}",
-            villages.get(r[2], ""),
-            r[3],
-            when(r[4]),
-            r[5],
-            r[6],
-            r[7],
-            r[8],
-            r[9],
-            r[10],
-            r[11],
-            r[12],
-            status("voided" if r[13] else "completed"),
-            r[13] or "",
+            redemption_id,
+            f"{shop_id:03d}-{redemption_id:07d}",
+            villages.get(village_id, ""),
+            shop,
+            when(created_at),
+            month,
+            code,
+            head_name,
+            item,
+            unit,
+            price_points,
+            quantity,
+            points,
+            status("voided" if void_month else "completed"),
+            void_month or "",
         )
 
 

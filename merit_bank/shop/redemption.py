@@ -375,13 +375,13 @@ def _replay(key: str, request_hash: str) -> Redemption | None:
     ).one_or_none()
     if existing is None:
         return None
-    if existing[1] != request_hash:
+    if existing.request_hash != request_hash:
         raise DomainError(
             "idempotency-key-reused",
             _("This Idempotency-Key was already used for a different redemption."),
             status=422,
         )
-    return _load_redemption(existing[0])
+    return _load_redemption(existing.id)
 
 
 def _load_redemption(redemption_id: int) -> Redemption:
