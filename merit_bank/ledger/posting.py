@@ -14,6 +14,7 @@ How a posting stays correct under concurrency (see docs/ledger.md, "Concurrency"
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,12 +31,14 @@ from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..i18n import request_gettext as _
 from .accounts import household_key, issuing_key, shop_key, suspense_key
-from .hashing import format_time, request_digest, transaction_hash
+from .hashing import ENCODING_VERSION, FIELDS, format_time, request_digest, transaction_hash
 from .models import COUNCILS, TRANSACTION_KINDS, Account, ChainHead, Entry, Transaction
 
 # Overdraft policy per kind: may a posting of this kind take a household account below zero?
 # Only a covenant deduction may (a penalty is owed); spending, corrections and adjustments may not.
-# Credits to an account that is already negative are always allowed.
+# Credits to an account that is already negative are always allowed. The one source of the policy:
+# _plan reads it, and the PostgreSQL statement is handed its answer for the kind (`may_go_negative`);
+# tests/ledger/test_one_source.py holds both paths to it, case by case.
 HOUSEHOLD_MAY_GO_NEGATIVE: dict[str, bool] = {
     "award": False,
     "deduction": True,
@@ -137,7 +140,72 @@ def _compact(sql: str) -> str:
     return "\n".join(line.strip() for line in sql.splitlines() if line.strip())
 
 
-_PG_POST = _compact("""
+# Where the posting statement finds each field of the hashed encoding (hashing.FIELDS): its parameters,
+# the posting CTE `p` (seq, prev_hash, created_at) and the `lines` CTE (the entries).
+_ENCODING_SOURCES = {
+    "actor_id": "%(actor_id)s::bigint",
+    "created_at": "p.created_at",
+    "entries": "lines",
+    "idempotency_key": "%(idempotency_key)s::text",
+    "kind": "%(kind)s::text",
+    "memo": "%(memo)s::text",
+    "prev_hash": "p.prev_hash::text",
+    "reverses_id": "%(reverses_id)s::bigint",
+    "rule_id": "%(rule_id)s::bigint",
+    "rule_version": "%(rule_version)s::bigint",
+    "seq": "p.seq",
+    "v": "",
+    "village_id": "%(village_id)s::bigint",
+}
+
+
+def _encoding_sql() -> str:
+    """The SQL text expression of hashing.canonical_bytes, generated from hashing.FIELDS: a JSON type
+    written the JCS way in SQL for each field. PostgreSQL's to_json escapes a string exactly as Python's
+    json.dumps(ensure_ascii=False) does; integers and null print alike in both."""
+    parts: list[tuple[bool, str]] = []  # (literal?, text), in order
+    for n, (name, json_type) in enumerate(FIELDS.items()):
+        parts.append((True, ("{" if n == 0 else ",") + json.dumps(name) + ":"))
+        source = _ENCODING_SOURCES[name]
+        if json_type == "integer or null":
+            parts.append((False, f"coalesce({source}::text, 'null')"))
+        elif json_type == "integer":
+            parts.append((False, source))
+        elif json_type == "string":
+            parts.append((False, f"to_json({source})::text"))
+        elif json_type == "time":
+            when = f"""to_char({source} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+            parts += [(True, '"'), (False, when), (True, '"')]
+        elif json_type == "entries":
+            entries = (
+                "(SELECT string_agg('[' || account_id || ',' || amount || ',' || balance_after || ']', ','"
+                f" ORDER BY account_id) FROM {source})"
+            )
+            parts += [(True, "["), (False, entries), (True, "]")]
+        elif json_type == "version":
+            parts.append((True, str(ENCODING_VERSION)))
+        else:
+            raise ValueError(f"hashing.FIELDS: no SQL for the JSON type {json_type!r} of {name!r}")
+    parts.append((True, "}"))
+    merged: list[tuple[bool, str]] = []
+    for literal, text in parts:
+        if literal and merged and merged[-1][0]:
+            merged[-1] = (True, merged[-1][1] + text)
+        else:
+            merged.append((literal, text))
+    sql = ""
+    for literal, text in merged:
+        if literal:
+            sql += ("\n|| " if sql else "") + "'" + text.replace("'", "''") + "'"
+        else:
+            sql += " || " + text
+    return sql
+
+
+ENCODING_SQL = _encoding_sql()
+
+_PG_POST = _compact(
+    """
 WITH queue AS MATERIALIZED (
     SELECT pg_advisory_xact_lock(%(lock_class)s::int, %(village_id)s::int)
 ), chain AS MATERIALIZED (
@@ -172,19 +240,7 @@ WITH queue AS MATERIALIZED (
             OR (kind = 'household' AND amount < 0 AND balance_after < 0 AND NOT %(may_go_negative)s))
 ), hashed AS MATERIALIZED (
     SELECT p.seq, p.prev_hash, p.created_at, encode(sha256(convert_to(
-        '{"actor_id":' || coalesce(%(actor_id)s::bigint::text, 'null')
-        || ',"created_at":"' || to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-        || '","entries":[' || (SELECT string_agg('[' || account_id || ',' || amount || ',' || balance_after
-            || ']', ',' ORDER BY account_id) FROM lines)
-        || '],"idempotency_key":' || to_json(%(idempotency_key)s::text)::text
-        || ',"kind":' || to_json(%(kind)s::text)::text
-        || ',"memo":' || to_json(%(memo)s::text)::text
-        || ',"prev_hash":' || to_json(p.prev_hash::text)::text
-        || ',"reverses_id":' || coalesce(%(reverses_id)s::bigint::text, 'null')
-        || ',"rule_id":' || coalesce(%(rule_id)s::bigint::text, 'null')
-        || ',"rule_version":' || coalesce(%(rule_version)s::bigint::text, 'null')
-        || ',"seq":' || p.seq
-        || ',"v":1,"village_id":' || %(village_id)s::bigint || '}', 'UTF8')), 'hex') AS hash
+__ENCODING__, 'UTF8')), 'hex') AS hash
     FROM posting p
 ), tx AS (
     INSERT INTO ledger_transactions (village_id, seq, kind, idempotency_key, request_hash, actor_id,
@@ -211,7 +267,8 @@ FROM chain
 LEFT JOIN known ON true
 LEFT JOIN accounts ON true
 LEFT JOIN tx ON true
-""")
+""".replace("__ENCODING__", ENCODING_SQL)
+)
 
 
 class _PostRow(NamedTuple):
@@ -490,30 +547,31 @@ def _post_locked(posting: Posting) -> Transaction | _Written:
     return _post_postgresql(posting)
 
 
+def _pg_params(posting: Posting, now: datetime) -> dict[str, Any]:
+    """_PG_POST's parameters; its overdraft check gets the policy table's answer for the kind."""
+    return {
+        "village_id": posting.village_id,
+        "kind": posting.kind,
+        "keys": list(posting.lines),
+        "amounts": list(posting.lines.values()),
+        "idempotency_key": posting.idempotency_key,
+        "request_hash": posting.request_hash,
+        "reverses_id": posting.reverses_id,
+        "actor_id": posting.actor_id,
+        "memo": posting.memo,
+        "rule_id": posting.rule_id,
+        "rule_version": posting.rule_version,
+        "now": now,
+        "may_go_negative": HOUSEHOLD_MAY_GO_NEGATIVE[posting.kind],
+        "lock_class": CHAIN_LOCK_CLASS,
+    }
+
+
 def _post_postgresql(posting: Posting) -> Transaction | _Written:
     """One statement under the chain lock (_PG_POST), checked against _plan before the commit."""
     connection = db.session.connection()
     now = utcnow()
-    result = _pg_rows(
-        connection,
-        _PG_POST,
-        {
-            "village_id": posting.village_id,
-            "kind": posting.kind,
-            "keys": list(posting.lines),
-            "amounts": list(posting.lines.values()),
-            "idempotency_key": posting.idempotency_key,
-            "request_hash": posting.request_hash,
-            "reverses_id": posting.reverses_id,
-            "actor_id": posting.actor_id,
-            "memo": posting.memo,
-            "rule_id": posting.rule_id,
-            "rule_version": posting.rule_version,
-            "now": now,
-            "may_go_negative": HOUSEHOLD_MAY_GO_NEGATIVE[posting.kind],
-            "lock_class": CHAIN_LOCK_CLASS,
-        },
-    )
+    result = _pg_rows(connection, _PG_POST, _pg_params(posting, now))
     if not result:
         raise NotFound("ledger-not-open", _("This village has no ledger yet."))
     rows = [_PostRow._make(row) for row in result]
