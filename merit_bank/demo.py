@@ -1,15 +1,16 @@
 """`seed-demo`: a demo village with groups, households, staff and villager logins.
 
-Domains add their own demo data (rules, a shop's goods, events) by appending to `seeders`; each
-seeder gets the Demo record and runs inside the same transaction.
+Domains add their own demo data (rules, a shop's goods, events) through the seeders create_app names
+(`configure`); each seeder gets the Demo record and runs inside the same transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import click
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
@@ -57,7 +58,9 @@ class Demo:
     notes: list[str] = field(default_factory=list)
 
 
-seeders: list[Callable[[Demo], None]] = []
+def configure(app: Flask, *, seeders: Sequence[Callable[[Demo], None]]) -> None:
+    """The domains' demo seeders, run in this order after the village is made (create_app)."""
+    app.extensions["merit_bank.demo_seeders"] = tuple(seeders)
 
 
 def _user(username: str, password: str, role: str, **kwargs) -> User:
@@ -117,7 +120,7 @@ def seed_demo() -> Demo:
             villagers.append((phone, VILLAGER_PIN, head))
         db.session.flush()
         demo = Demo(village, admin, clerk, shopkeeper, shop, households, villagers)
-        for seeder in seeders:
+        for seeder in current_app.extensions["merit_bank.demo_seeders"]:
             seeder(demo)
     return demo
 

@@ -37,7 +37,7 @@ bp = Blueprint("shop", __name__, url_prefix="/shop")
 # --- menu and the villager's home ------------------------------------------------------------------
 
 
-def _nav(user: User) -> list[dict[str, str]]:
+def nav(user: User) -> list[dict[str, str]]:
     if policy.only_own_shop(user) and user.shop_id:
         return [
             {"url": url_for("shop.counter", shop_id=user.shop_id), "label": _("Counter")},
@@ -50,12 +50,9 @@ def _nav(user: User) -> list[dict[str, str]]:
     return []
 
 
-web.nav_providers.append(_nav)
-web.villager_home_sections.append("shop/_villager_section.html")
+def template_globals() -> dict[str, Any]:
+    """The household home page's shop panel, for every template (registered by create_app)."""
 
-
-@bp.app_context_processor
-def _shop_globals() -> dict[str, Any]:
     def shop_home(household: Household) -> dict[str, Any]:
         shops = db.session.scalars(
             select(Shop)
