@@ -216,3 +216,27 @@ def test_stock_can_never_go_below_zero_even_in_the_database(app, client):
             )
             db.session.commit()
         db.session.rollback()
+
+
+def test_the_reports_settlement_export_is_the_shops_settlement_even_for_a_renamed_item(app, client):
+    world = build_world(app)
+    a, b = world.households
+    redeem(client, world.keeper, _body(world, a, 大米=1))
+    rice = world.items["大米"]
+    renamed = client.patch(
+        f"/api/v1/shops/{world.shop_id}/items/{rice}", headers=world.admin, json={"name": "东北大米"}
+    )
+    assert renamed.status_code == 200, renamed.json
+    redeem(client, world.keeper, _body(world, b, 大米=2))
+    month = shop_months.current_month()
+    page = client.get(f"/api/v1/shops/{world.shop_id}/settlement?month={month}", headers=world.keeper).json
+    assert [(i["name"], i["quantity"], i["points"]) for i in page["items"]] == [("东北大米", 3, 90)]
+    export = client.get(
+        f"/api/v1/exports/settlement.csv?village_id={world.village_id}&month={month}&header=keys",
+        headers=world.admin,
+    )
+    assert export.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff"))))
+    assert [(r["item"], r["quantity"], r["points"], r["value_yuan"]) for r in rows] == [
+        ("东北大米", "3", "90", page["value_yuan"])
+    ]
