@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
@@ -12,38 +10,12 @@ from flask import Flask, request
 from sqlalchemy import text
 
 from .config import Config
-from .database import end_read, read_without_transaction
+from .database import end_read, install_listeners, read_without_transaction
 from .errors import DomainError, problem, register_error_handlers, wants_problem_json
 from .extensions import babel, csrf, db, jwt, migrate
 from .openapi import MeritApi, ProblemResponsesPlugin
 
-# Each domain package may hold models.py, api.py (`blp`), views.py (`bp`) and cli.py (`commands`).
-DOMAINS = (
-    "auth",
-    "villages",
-    "households",
-    "ledger",
-    "rules",
-    "claims",
-    "events",
-    "shop",
-    "reports",
-    "operations",
-    "checkpoints",
-    "supervision",
-)
-
 _ROOT = Path(__file__).resolve().parent.parent
-
-
-def _domain_module(domain: str, name: str):
-    qualified = f"{__name__}.{domain}.{name}"
-    try:
-        if importlib.util.find_spec(qualified) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    return importlib.import_module(qualified)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -76,6 +48,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    install_listeners()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_ROOT / "migrations"), compare_type=True, render_as_batch=True)
     jwt.init_app(app)
@@ -103,27 +76,107 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     static_files.register(app)
     _require_json_bodies(app)
 
-    for domain in DOMAINS:
-        _domain_module(domain, "models")
-    for domain in DOMAINS:
-        api_module = _domain_module(domain, "api")
-        if api_module is not None:
-            api.register_blueprint(api_module.blp)
-        views = _domain_module(domain, "views")
-        if views is not None:
-            app.register_blueprint(views.bp)
-        cli = _domain_module(domain, "cli")
-        if cli is not None:
-            for command in cli.commands:
-                app.cli.add_command(command)
-
-    from . import web
-    from .demo import seed_demo_command
-
-    app.register_blueprint(web.bp)
-    app.cli.add_command(seed_demo_command)
+    _register_domains(app, api)
     _register_operations(app)
     return app
+
+
+def _register_domains(app: Flask, api: MeritApi) -> None:
+    """Every domain's models, API and page blueprints, commands and app-wide hooks, named one by one."""
+    from . import demo, web
+    from .auth import api as auth_api
+    from .auth import cli as auth_cli
+    from .auth import models as auth_models
+    from .auth import views as auth_views
+    from .checkpoints import api as checkpoints_api
+    from .checkpoints import cli as checkpoints_cli
+    from .checkpoints import models as checkpoints_models
+    from .checkpoints import views as checkpoints_views
+    from .claims import api as claims_api
+    from .claims import cli as claims_cli
+    from .claims import models as claims_models
+    from .claims import services as claims_services
+    from .claims import views as claims_views
+    from .events import api as events_api
+    from .events import cli as events_cli
+    from .events import models as events_models
+    from .events import views as events_views
+    from .households import api as households_api
+    from .households import cli as households_cli
+    from .households import models as households_models
+    from .ledger import api as ledger_api
+    from .ledger import cli as ledger_cli
+    from .ledger import models as ledger_models
+    from .operations import cli as operations_cli
+    from .reports import api as reports_api
+    from .reports import cli as reports_cli
+    from .reports import views as reports_views
+    from .rules import api as rules_api
+    from .rules import cli as rules_cli
+    from .rules import models as rules_models
+    from .rules import views as rules_views
+    from .shop import api as shop_api
+    from .shop import cli as shop_cli
+    from .shop import models as shop_models
+    from .shop import views as shop_views
+    from .supervision import api as supervision_api
+    from .supervision import models as supervision_models
+    from .supervision import views as supervision_views
+    from .villages import api as villages_api
+    from .villages import models as villages_models
+
+    # Every table is mapped before the first query (and before Alembic compares the schema).
+    del auth_models, villages_models, households_models, ledger_models, rules_models, claims_models
+    del events_models, shop_models, checkpoints_models, supervision_models
+    for blueprint in (
+        auth_api.blp, villages_api.blp, households_api.blp, ledger_api.blp, rules_api.blp, claims_api.blp,
+        events_api.blp, shop_api.blp, reports_api.blp, checkpoints_api.blp, supervision_api.blp,
+    ):  # fmt: skip
+        api.register_blueprint(blueprint)
+    for blueprint in (
+        auth_views.bp, rules_views.bp, claims_views.bp, events_views.bp, shop_views.bp, reports_views.bp,
+        checkpoints_views.bp, supervision_views.bp, web.bp,
+    ):  # fmt: skip
+        app.register_blueprint(blueprint)
+    for commands in (
+        auth_cli.commands, households_cli.commands, ledger_cli.commands, rules_cli.commands,
+        claims_cli.commands, shop_cli.commands, reports_cli.commands,
+        operations_cli.commands, checkpoints_cli.commands, [demo.seed_demo_command],
+    ):  # fmt: skip
+        for command in commands:
+            app.cli.add_command(command)
+    web.configure(
+        app,
+        nav=[
+            auth_views.nav,
+            rules_views.nav,
+            claims_views.nav,
+            events_views.nav,
+            shop_views.nav,
+            reports_views.nav,
+            supervision_views.nav,
+        ],
+        villager_sections=[
+            "claims/_villager_section.html",
+            "events/home_section.html",
+            "shop/_villager_section.html",
+        ],
+    )
+    demo.configure(
+        app,
+        setup_seeders=[rules_cli.seed_demo_rulebook, shop_cli.seed_shop],
+        seeders=[claims_cli.seed_demo_claims, events_cli.seed_demo_events, reports_cli.seed_demo_notes],
+    )
+    # The member whose deed a posting was, in a household's history: the ledger does not import claims.
+    app.extensions["merit_bank.history_annotators"] = (claims_services.name_deed_doers,)
+    app.add_template_filter(events_views.time_span)
+    app.context_processor(claims_views.claims_globals)
+    app.context_processor(events_views.template_helpers)
+    app.context_processor(shop_views.template_globals)
+    app.context_processor(web.template_globals)
+    app.add_template_global(checkpoints_views.latest_checkpoint)
+    app.before_request(web.csrf_for_forms)
+    app.after_request(web.renew_sliding_session)
 
 
 # API endpoints that take a non-JSON body (e.g. a multipart file upload); domains add theirs here.

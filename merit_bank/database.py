@@ -99,7 +99,6 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-@event.listens_for(Engine, "connect")
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
@@ -113,7 +112,6 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-@event.listens_for(Engine, "begin")
 def _sqlite_begin(conn) -> None:
     if conn.dialect.name != "sqlite":
         return
@@ -129,20 +127,16 @@ def is_sqlite() -> bool:
     return db.engine.dialect.name == "sqlite"
 
 
-@event.listens_for(Session, "after_flush")
 def _note_write(session: Session, _context: Any) -> None:
     # Flushed writes are no longer in session.new/dirty/deleted; transaction() must still see them.
     session.info[_WROTE_FLAG] = True
 
 
-@event.listens_for(Session, "after_transaction_end")
 def _forget_writes(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(_WROTE_FLAG, None)
 
 
-@event.listens_for(Session, "pending_to_persistent")
-@event.listens_for(Session, "loaded_as_persistent")
 def _keep(session: Session, instance: Any) -> None:
     # A row written or read inside a write transaction (e.g. a claim made for a check-in) is held
     # strongly until the request ends; see _commit.
@@ -241,13 +235,11 @@ def read_without_transaction() -> None:
     session.info[_AUTOCOMMIT] = True
 
 
-@event.listens_for(Session, "after_transaction_end")
 def _autocommit_ended(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
         session.info.pop(_AUTOCOMMIT, None)
 
 
-@event.listens_for(Session, "before_flush")
 def _no_flush_in_autocommit(session: Session, _context: Any, _instances: Any) -> None:
     if session.info.get(_AUTOCOMMIT):
         # Each statement would commit on its own: writes belong in transaction().
@@ -282,7 +274,6 @@ def _is_dead_on_arrival(dbapi_connection: Any) -> bool:
     return bool(readable)
 
 
-@event.listens_for(Pool, "checkout")
 def _discard_dead(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     if _is_dead_on_arrival(dbapi_connection):
         # The pool closes this one and checks out (or opens) another, up to three times.
@@ -329,8 +320,30 @@ class _KeepPreparedConnection(psycopg.Connection):
             self.wait(self._exec_command(b"ROLLBACK"))
 
 
-@event.listens_for(Engine, "do_connect")
 def _connect(dialect: Any, _record: Any, cargs: tuple, cparams: dict[str, Any]) -> Any:
     if dialect.driver != "psycopg":
         return None
     return _KeepPreparedConnection.connect(*cargs, **cparams)
+
+
+# Every listener above, attached by install_listeners() from create_app, not when this module is
+# imported. They are on the classes, so they hold for every engine, session and pool of the process.
+_LISTENERS: tuple[tuple[Any, str, Callable[..., Any]], ...] = (
+    (Engine, "connect", _sqlite_on_connect),
+    (Engine, "begin", _sqlite_begin),
+    (Session, "after_flush", _note_write),
+    (Session, "after_transaction_end", _forget_writes),
+    (Session, "pending_to_persistent", _keep),
+    (Session, "loaded_as_persistent", _keep),
+    (Session, "after_transaction_end", _autocommit_ended),
+    (Session, "before_flush", _no_flush_in_autocommit),
+    (Pool, "checkout", _discard_dead),
+    (Engine, "do_connect", _connect),
+)
+
+
+def install_listeners() -> None:
+    """Attach the database listeners, once per process however many apps are built."""
+    for target, name, listener in _LISTENERS:
+        if not event.contains(target, name, listener):
+            event.listen(target, name, listener)

@@ -1,18 +1,19 @@
 """`seed-demo`: a demo village with groups, households, staff and villager logins, and a year of its life.
 
-The village opens a year ago: then the core and the `setup_seeders` (the rulebook, the shop's goods) are
+The village opens a year ago: then the core and the setup seeders (the rulebook, the shop's goods) are
 made, on that day's clock; demo_history.py plays the year forward through the real services; then the
-`seeders` add today's state (claims in every state, events open today). Each seeder gets the Demo
-record and runs inside the same transaction.
+seeders add today's state (claims in every state, events open today). create_app names both lists
+(`configure`); each seeder gets the Demo record and runs inside the same transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 import click
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
@@ -64,10 +65,15 @@ class Demo:
     notes: list[str] = field(default_factory=list)
 
 
-# Run on the day the village opened, before its year of history: what the history needs (rules, goods).
-setup_seeders: list[Callable[[Demo], None]] = []
-# Run last, on today's clock: today's state of the village.
-seeders: list[Callable[[Demo], None]] = []
+def configure(
+    app: Flask,
+    *,
+    setup_seeders: Sequence[Callable[[Demo], None]],
+    seeders: Sequence[Callable[[Demo], None]],
+) -> None:
+    """The domains' demo seeders (create_app): `setup_seeders` run on the day the village opened, before
+    its year of history (what the history needs: rules, goods); `seeders` run last, on today's clock."""
+    app.extensions["merit_bank.demo_seeders"] = (tuple(setup_seeders), tuple(seeders))
 
 
 def opening_day() -> datetime:
@@ -92,6 +98,7 @@ def seed_demo() -> Demo:
     with transaction():
         if db.session.scalar(select(Village.id).where(Village.code == DEMO_VILLAGE_CODE)) is not None:
             raise click.ClickException("The demo village already exists; nothing to do.")
+        setup_seeders, seeders = current_app.extensions["merit_bank.demo_seeders"]
         with pinned_time(opened):
             demo = _open_village()
             for seeder in setup_seeders:

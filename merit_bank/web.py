@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_jwt_extended import decode_token, set_access_cookies, unset_jwt_cookies
 from flask_wtf.csrf import CSRFError
@@ -39,13 +39,17 @@ bp = Blueprint("web", __name__)
 # Domains add their pages to the menu and sections to the villager's home here (from their views.py),
 # so the shell never needs editing when a domain grows a page.
 NavItem = dict[str, str]
-nav_providers: list[Callable[[User], list[NavItem]]] = []
-villager_home_sections: list[str] = []
 
 
-@bp.before_app_request
-def _csrf_for_forms() -> None:
-    # Every HTML form post carries Flask-WTF's token; the JSON API is covered by JWT's double submit.
+def configure(
+    app: Flask, *, nav: Sequence[Callable[[User], list[NavItem]]], villager_sections: Sequence[str]
+) -> None:
+    """What the menu and a villager's home page gather from the domains, in this order (create_app)."""
+    app.extensions["merit_bank.web"] = {"nav": tuple(nav), "villager_sections": tuple(villager_sections)}
+
+
+def csrf_for_forms() -> None:
+    """Every HTML form post carries Flask-WTF's token; the JSON API is covered by JWT's double submit."""
     if request.method == "POST" and not request.path.startswith("/api/"):
         csrf.protect()
 
@@ -173,8 +177,7 @@ def _set_session_cookie(response, user: User) -> None:
     set_access_cookies(response, tokens["access_token"], max_age=int(lifetime.total_seconds()))
 
 
-@bp.after_app_request
-def _renew_sliding_session(response):
+def renew_sliding_session(response):
     """A villager's long session is renewed while it is used, so it ends only after months of disuse."""
     user, payload = g.get("user"), g.get("session_payload")
     if user is not None and payload is not None and sessions.due_for_renewal(user, payload, utcnow()):
@@ -432,12 +435,13 @@ def admin_users():
     ), (422 if errors else 200)
 
 
-@bp.app_context_processor
-def _template_globals() -> dict[str, Any]:
+def template_globals() -> dict[str, Any]:
+    """What every template may use (a context processor registered by create_app)."""
     from flask_babel import get_locale
 
     from .labels import claim_status_labels, council_label, role_label
 
+    pieces = current_app.extensions["merit_bank.web"]
     return {
         "claim_status_labels": claim_status_labels,
         "council_label": council_label,
@@ -448,8 +452,8 @@ def _template_globals() -> dict[str, Any]:
         "csrf_retry": g.get("csrf_retry"),
         # What the menu and the home tiles offer, asked of the policy (templates compare no roles).
         "may": _menu_permissions(g.get("user")),
-        "extra_nav": lambda user: [item for provider in nav_providers for item in provider(user)],
-        "villager_sections": lambda household: villager_home_sections,
+        "extra_nav": lambda user: [item for provider in pieces["nav"] for item in provider(user)],
+        "villager_sections": lambda household: pieces["villager_sections"],
         "household_views": _household_views,
     }
 

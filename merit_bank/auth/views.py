@@ -20,13 +20,11 @@ from .throttle import client_address
 bp = Blueprint("auth_pages", __name__)
 
 
-def _nav(user) -> list[dict[str, str]]:
+def nav(user) -> list[dict[str, str]]:
     if not policy.can_hand_out_activation_codes(user):
         return []
     return [{"url": url_for("auth_pages.activation_overview"), "label": str(_l("Villagers' logins"))}]
 
-
-web.nav_providers.append(_nav)
 
 PROOF_KINDS = ("card_code", "id_last6", "activation_code")
 

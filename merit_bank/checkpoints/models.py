@@ -14,8 +14,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..database import UTCDateTime, utcnow
 from ..extensions import db
 
-REASONS = ("daily", "month_close")
-
 
 class Checkpoint(db.Model):
     __tablename__ = "checkpoints"

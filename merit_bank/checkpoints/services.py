@@ -82,7 +82,7 @@ def chain_head(village_id: int) -> tuple[int, str]:
     row = db.session.execute(
         select(ChainHead.seq, ChainHead.head_hash).where(ChainHead.village_id == village_id)
     ).one_or_none()
-    return (row[0], row[1]) if row else (0, "0" * 64)
+    return (row.seq, row.head_hash) if row else (0, "0" * 64)
 
 
 def chain_hashes(village_id: int, seqs: Iterable[int]) -> dict[int, str]:

@@ -12,7 +12,6 @@ from . import services
 bp = Blueprint("checkpoints", __name__)
 
 
-@bp.app_template_global()
 def latest_checkpoint(village_id: int) -> dict[str, Any] | None:
     """The village's latest checkpoint as the 公示栏 shows it (seq, base32 fingerprint, day), or None."""
     return services.board_fingerprint(village_id)

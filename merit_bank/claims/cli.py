@@ -119,6 +119,4 @@ def seed_demo_claims(demo: demo_module.Demo) -> None:
     demo.notes.append(f"Public notice board (no login): /board/{demo.village.code}")
 
 
-demo_module.seeders.append(seed_demo_claims)
-
 commands = [post_due_command]

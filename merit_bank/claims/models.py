@@ -17,8 +17,6 @@ from ..extensions import db
 STATUSES = ("pending", "approved", "in_notice", "posted", "rejected", "disputed")
 # Claims a reviewer may still decide on.
 REVIEWABLE = ("pending", "approved", "disputed")
-SOURCES = ("villager", "clerk", "checkin")
-ACTIONS = ("create", "approve", "reject", "notice", "object", "post", "refuse")
 
 
 class Claim(db.Model):

@@ -706,9 +706,6 @@ def name_deed_doers(items: list[dict[str, Any]]) -> None:
         item["member_name"] = names.get(item["id"]) or names.get(item.get("reverses_id"))
 
 
-ledger.history_annotators.append(name_deed_doers)
-
-
 def notice_board(village_code: str, *, now: datetime | None = None) -> tuple[Village, list[dict[str, Any]]]:
     """The village and its claims under public notice, soonest ending first, as the board shows them."""
     village = db.session.scalar(select(Village).where(Village.code == village_code.strip().upper()))

@@ -54,7 +54,7 @@ KIND_LABELS = {
 # --- menu and the villager's home ------------------------------------------------------------------
 
 
-def _nav(user: User) -> list[dict[str, str]]:
+def nav(user: User) -> list[dict[str, str]]:
     items = []
     if policy.files_for_own_household(user):
         items = [
@@ -74,12 +74,9 @@ def _nav(user: User) -> list[dict[str, str]]:
     return items
 
 
-web.nav_providers.append(_nav)
-web.villager_home_sections.append("claims/_villager_section.html")
+def claims_globals() -> dict[str, Any]:
+    """A villager's home page's claims panel, for every template (registered by create_app)."""
 
-
-@bp.app_context_processor
-def _claims_globals() -> dict[str, Any]:
     def claims_home(household: Household) -> dict[str, Any]:
         waiting = db.session.scalar(
             select(func.count())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-import click
 from sqlalchemy import select
 
 from .. import demo as demo_module
@@ -12,8 +11,6 @@ from ..clock import local_zone
 from ..extensions import db
 from ..rules.models import Rule
 from . import services, tokens
-
-commands: list[click.Command] = []
 
 
 def seed_demo_events(demo: demo_module.Demo) -> None:
@@ -52,6 +49,3 @@ def seed_demo_events(demo: demo_module.Demo) -> None:
         f"Events: {len(created)} open today; the clerk's screen is /events/{first.id}, the card scanner "
         f"/events/{first.id}/scan, and villagers check in at /c/{tokens.static_token(first.id)}"
     )
-
-
-demo_module.seeders.append(seed_demo_events)

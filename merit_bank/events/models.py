@@ -11,8 +11,6 @@ from ..database import UTCDateTime, utcnow
 from ..extensions import db
 from ..households.models import Household, Member
 
-METHODS = ("self", "card", "code")
-
 
 class Event(db.Model):
     """Something villagers turn up to; checking in earns the points of its rule."""

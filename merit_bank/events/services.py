@@ -252,7 +252,7 @@ def _lock_event_for(event_id: int, member_id: int) -> _Locked:
     row = db.session.execute(query).first()
     if row is None:
         raise tokens.invalid()
-    return _Locked(row[0], row[1], (row[2], row[3]))
+    return _Locked(row.Event, row.Checkin, (row.Rule, row.RuleVersion))
 
 
 def _existing(event_id: int, member_id: int) -> Checkin | None:

@@ -25,7 +25,7 @@ from ..inputs import parse_id, strip_control
 from ..labels import council_label
 from ..paging import paginate
 from ..villages import services as village_services
-from ..web import login_required, nav_providers, page_user, typed_code, villager_home_sections
+from ..web import login_required, page_user, typed_code
 from . import policy, services, tokens
 from .models import Event
 from .schemas import EventCreateSchema
@@ -37,17 +37,13 @@ TICKET_SALT = "event-checkin-ticket"
 DEFAULT_GRACE_SECONDS = 600
 
 
-def _nav(user: User) -> list[dict[str, str]]:
+def nav(user: User) -> list[dict[str, str]]:
     if not policy.runs_events(user):
         return []
     return [
         {"url": url_for("events.event_list"), "label": str(_l("Events"))},
         {"url": url_for("events.scan_choose"), "label": str(_l("Scan cards"))},
     ]
-
-
-nav_providers.append(_nav)
-villager_home_sections.append("events/home_section.html")
 
 
 def _device() -> str:
@@ -266,7 +262,6 @@ def _explain(exc: DomainError) -> str:
     return messages.get(exc.code, exc.detail or exc.code)
 
 
-@bp.app_template_filter("time_span")
 def time_span(start: datetime, end: datetime) -> str:
     """An event's local times: 11月30日 20:00 – 22:00 within a day, the date on both ends when it crosses
     midnight (11月30日 20:00 – 12月1日 01:00), and the year when it is not this year's."""
@@ -291,8 +286,8 @@ def time_span(start: datetime, end: datetime) -> str:
     return f"{day(first)} {clock(first)} – {day(last)} {clock(last)}"
 
 
-@bp.app_context_processor
-def _helpers() -> dict[str, Any]:
+def template_helpers() -> dict[str, Any]:
+    """Refusal texts and a household's check-ins, for every template (registered by create_app)."""
     return {"explain_refusal": _explain, "household_checkins": services.household_checkins}
 
 

@@ -13,6 +13,25 @@ from typing import Any
 
 ENCODING_VERSION = 1
 
+# The encoded object: each field and its JSON type, in the order JCS writes them (sorted by name). The one
+# definition of the encoding: canonical_bytes writes exactly these fields (a test holds it to this table)
+# and the PostgreSQL posting statement's encoding is generated from it (ledger/posting.py, HASH_SQL).
+FIELDS: dict[str, str] = {
+    "actor_id": "integer or null",
+    "created_at": "time",  # format_time: UTC, microseconds, "Z"
+    "entries": "entries",  # [[account_id, amount, balance_after], ...] sorted by account_id
+    "idempotency_key": "string",
+    "kind": "string",
+    "memo": "string",
+    "prev_hash": "string",
+    "reverses_id": "integer or null",
+    "rule_id": "integer or null",
+    "rule_version": "integer or null",
+    "seq": "integer",
+    "v": "version",  # ENCODING_VERSION
+    "village_id": "integer",
+}
+
 
 def format_time(value: datetime) -> str:
     """UTC, microseconds, 'Z': 2024-05-01T08:00:00.000000Z (the form used in hashes and exports)."""

@@ -17,7 +17,6 @@ from ..database import UTCDateTime, utcnow
 from ..extensions import db
 from ..labels import COUNCILS as COUNCILS  # the councils points are awarded under
 
-ACCOUNT_KINDS = ("household", "issuing", "suspense", "shop")
 TRANSACTION_KINDS = ("award", "deduction", "redemption", "reversal", "adjustment")
 # The previous hash of a village's first transaction.
 GENESIS_HASH = "0" * 64
@@ -89,10 +88,6 @@ class Transaction(db.Model):
     hash: Mapped[str] = mapped_column(String(64))
 
     entries: Mapped[list[Entry]] = relationship(order_by="Entry.id", viewonly=True)
-
-    def amount_for(self, account_id: int) -> int:
-        """The net amount this transaction moved on one account."""
-        return sum(e.amount for e in self.entries if e.account_id == account_id)
 
 
 class Entry(db.Model):

@@ -199,11 +199,11 @@ def _backup_postgresql(url: URL, dest: Path) -> Path:
 def _check_sqlite(conn: sqlite3.Connection, path: Path) -> None:
     try:
         result = conn.execute("PRAGMA integrity_check").fetchall()
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"{path} is not a readable SQLite database: {exc}") from exc
     if result != [("ok",)]:
-        problems = "; ".join(str(row[0]) for row in result[:5])
+        problems = "; ".join(str(problem) for (problem,) in result[:5])
         raise BackupError(f"{path} fails SQLite's integrity check: {problems}")
     if "alembic_version" not in tables:
         raise BackupError(f"{path} is not a Merit Bank database (it has no alembic_version table)")

@@ -74,7 +74,7 @@ def _upgrade_if_older() -> None:
     script = ScriptDirectory.from_config(config)
     try:
         with db.engine.connect() as conn:
-            revisions = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+            revisions = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
     except SQLAlchemyError as exc:
         raise backups.BackupError(
             "the restored database has no schema revision (alembic_version): not a Merit Bank backup"

@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from ..auth import policy as auth_policy
 from ..auth.models import User
-from ..demo import seeders as demo_seeders
 from ..errors import DomainError
 from ..extensions import db
 from ..inputs import PLAIN_TEXT
@@ -112,11 +111,8 @@ def export_command(
 commands = [import_households_command, export_command]
 
 
-def _demo_notes(demo) -> None:
+def seed_demo_notes(demo) -> None:
     """Point the person trying the demo at the reports."""
     demo.notes.append(
         "Reports: /reports/ (dashboard, rankings, 红黑榜, exports, roster import, printable household cards)"
     )
-
-
-demo_seeders.append(_demo_notes)

@@ -143,22 +143,22 @@ def _where_period(column, period: Period | None) -> list[Any]:
     return [column >= period.start, column < period.end]
 
 
-def _account_name(council: Callable[[str], str]) -> Callable[[Sequence[Any]], str]:
+def _account_name(council: Callable[[str], str]) -> Callable[..., str]:
     """An account as people name it, from a ledger row: 王建国户（A3F7K2）, 发放账户（志愿服务）."""
     household, issuing = str(_l("Household %(name)s (%(code)s)")), str(_l("Issuing account (%(council)s)"))
     shop, suspense = str(_l("Shop account (%(shop)s)")), str(_l("Adjustment account"))
 
-    def name(r: Sequence[Any]) -> str:
-        kind = r[16]
+    def name(key: str, kind: str, code: str | None, head_name: str | None, council_code: str | None,
+             shop_name: str | None) -> str:  # fmt: skip
         if kind == "household":
-            return household % {"name": r[7] or "", "code": r[6] or ""}
+            return household % {"name": head_name or "", "code": code or ""}
         if kind == "issuing":
-            return issuing % {"council": council(r[8]) if r[8] else ""}
+            return issuing % {"council": council(council_code) if council_code else ""}
         if kind == "shop":
-            return shop % {"shop": r[17] or ""}
+            return shop % {"shop": shop_name or ""}
         if kind == "suspense":
             return suspense
-        return r[5]
+        return key
 
     return name
 
@@ -236,26 +236,31 @@ def _ledger_rows(
             councils[code] = council_label(code)
         return councils[code]
 
-    account = (lambda r: r[5]) if machine else _account_name(council)
-    for r in stream(query):
+    account_name = _account_name(council)
+    for (
+        tx_id, village_id, seq, created, tx_kind, account_key, code, head_name, council_code, amount,
+        balance_after, rule_id, rule_version, reverses_id, actor_id, memo, account_kind, shop_name,
+    ) in stream(query):  # fmt: skip
         yield (
-            r[0],
-            villages.get(r[1], ""),
-            townships.get(r[1], ""),
-            r[2],
-            when(r[3]),
-            kind(r[4]),
-            account(r),
-            r[6] or "",
-            r[7] or "",
-            council(r[8]) if r[8] else "",
-            r[9],
-            r[10],
-            r[11],
-            r[12],
-            r[13],
-            r[14],
-            r[15],
+            tx_id,
+            villages.get(village_id, ""),
+            townships.get(village_id, ""),
+            seq,
+            when(created),
+            kind(tx_kind),
+            account_key
+            if machine
+            else account_name(account_key, account_kind, code, head_name, council_code, shop_name),
+            code or "",
+            head_name or "",
+            council(council_code) if council_code else "",
+            amount,
+            balance_after,
+            rule_id,
+            rule_version,
+            reverses_id,
+            actor_id,
+            memo,
         )
 
 
@@ -348,23 +353,25 @@ def _balance_rows(village_ids: Sequence[int] | None, period: Period | None) -> I
     if village_ids is not None:
         groups_query = groups_query.where(VillageGroup.village_id.in_(list(village_ids)))
     groups = dict(db.session.execute(groups_query).all())
-    for r in stream(query, whole_result=True):
-        earned, deducted, spent, other, after_total = (int(v) for v in r[6:11])
-        closing = int(r[4]) - after_total
+    for (
+        village_id, group_id, code, head_name, balance, earned_total, *in_period_and_after,
+    ) in stream(query, whole_result=True):  # fmt: skip
+        earned, deducted, spent, other, after_total = (int(v) for v in in_period_and_after)
+        closing = int(balance) - after_total
         opening = closing - earned - deducted - spent - other
         yield (
-            villages.get(r[0], ""),
-            townships.get(r[0], ""),
-            groups.get(r[1], ""),
-            r[2],
-            r[3],
+            villages.get(village_id, ""),
+            townships.get(village_id, ""),
+            groups.get(group_id, ""),
+            code,
+            head_name,
             opening,
             earned,
             -deducted,
             -spent,
             other,
             closing,
-            r[5],
+            earned_total,
         )
 
 
@@ -436,30 +443,32 @@ def _claim_rows(
     townships = _townships(village_ids)
     when = _LocalTime()
     status = _label(STATUS_LABELS)
-    source = (lambda code: code) if machine else _label(CLAIM_SOURCE_LABELS)
-    for r in stream(query):
-        created, first = r[13], r[14]
+    source_label = (lambda code: code) if machine else _label(CLAIM_SOURCE_LABELS)
+    for (
+        claim_id, village_id, code, head_name, member, rule_code, rule_name, council, quantity, points,
+        claim_status, source, occurred_on, created, first, posted_at, transaction_id,
+    ) in stream(query):  # fmt: skip
         hours = round((first - created).total_seconds() / 3600, 2) if first is not None else ""
         yield (
-            r[0],
-            villages.get(r[1], ""),
-            townships.get(r[1], ""),
-            r[2],
-            r[3],
-            r[4] or "",
-            r[5],
-            r[6],
-            council_label(r[7]),
-            r[8],
-            r[9],
-            status(r[10]),
-            source(r[11]),
-            r[12].isoformat(),
+            claim_id,
+            villages.get(village_id, ""),
+            townships.get(village_id, ""),
+            code,
+            head_name,
+            member or "",
+            rule_code,
+            rule_name,
+            council_label(council),
+            quantity,
+            points,
+            status(claim_status),
+            source_label(source),
+            occurred_on.isoformat(),
             when(created),
             when(first),
             hours,
-            when(r[15]),
-            r[16] or "",
+            when(posted_at),
+            transaction_id or "",
         )
 
 
@@ -517,23 +526,26 @@ def _checkin_rows(village_ids: Sequence[int] | None, period: Period | None) -> I
     when = _LocalTime()
     status = _label(STATUS_LABELS)
     method = _label(METHOD_LABELS)
-    for r in stream(query):
+    for (
+        checkin_id, village_id, event_id, title, starts_at, code, head_name, member, how, checked_in_at,
+        checked_out_at, minutes, claim_id, claim_status,
+    ) in stream(query):  # fmt: skip
         yield (
-            r[0],
-            villages.get(r[1], ""),
-            townships.get(r[1], ""),
-            r[2],
-            r[3],
-            when(r[4]),
-            r[5],
-            r[6],
-            r[7],
-            method(r[8]),
-            when(r[9]),
-            when(r[10]),
-            r[11] if r[11] is not None else "",
-            r[12] or "",
-            status(r[13]),
+            checkin_id,
+            villages.get(village_id, ""),
+            townships.get(village_id, ""),
+            event_id,
+            title,
+            when(starts_at),
+            code,
+            head_name,
+            member,
+            method(how),
+            when(checked_in_at),
+            when(checked_out_at),
+            minutes if minutes is not None else "",
+            claim_id or "",
+            status(claim_status),
         )
 
 
@@ -594,24 +606,27 @@ def _redemption_rows(village_ids: Sequence[int] | None, period: Period | None) -
     townships = _townships(village_ids)
     when = _LocalTime()
     status = _label(STATUS_LABELS)
-    for r in stream(query):
+    for (
+        redemption_id, shop_id, village_id, shop, created_at, month, code, head_name, item, unit,
+        price_points, quantity, points, void_month,
+    ) in stream(query):  # fmt: skip
         yield (
-            r[0],
-            f"{r[1]:03d}-{r[0]:07d}",
-            villages.get(r[2], ""),
-            townships.get(r[2], ""),
-            r[3],
-            when(r[4]),
-            r[5],
-            r[6],
-            r[7],
-            r[8],
-            r[9],
-            r[10],
-            r[11],
-            r[12],
-            status("voided" if r[13] else "completed"),
-            r[13] or "",
+            redemption_id,
+            f"{shop_id:03d}-{redemption_id:07d}",
+            villages.get(village_id, ""),
+            townships.get(village_id, ""),
+            shop,
+            when(created_at),
+            month,
+            code,
+            head_name,
+            item,
+            unit,
+            price_points,
+            quantity,
+            points,
+            status("voided" if void_month else "completed"),
+            void_month or "",
         )
 
 
@@ -636,102 +651,15 @@ SETTLEMENT_COLUMNS = (
 )
 
 
-def settlement_figures(
-    village_ids: Sequence[int] | None, months: Sequence[str] | None
-) -> list[dict[str, Any]]:
-    """What each shop gave out per month and item, net of voids: the shop's settlement rule, in bulk.
-
-    A redemption counts in its own month and a void in the month recorded on it (the redemption's
-    month while that was open, else the month of the void), exactly as the shop's settlement page.
-    """
-    from ..shop.models import MonthClosure, Redemption, RedemptionLine, RedemptionVoid, Shop
-
-    def grouped(month_column, *joins):
-        query = select(
-            Redemption.shop_id,
-            month_column,
-            RedemptionLine.item_id,
-            RedemptionLine.name,
-            RedemptionLine.unit,
-            func.sum(RedemptionLine.quantity),
-            func.sum(RedemptionLine.points),
-        ).join(Redemption, Redemption.id == RedemptionLine.redemption_id)
-        for target, condition in joins:
-            query = query.join(target, condition)
-        query = query.where(*_where_villages(Redemption.village_id, village_ids))
-        if months is not None:
-            query = query.where(month_column.in_(list(months)))
-        return db.session.execute(
-            query.group_by(
-                Redemption.shop_id,
-                month_column,
-                RedemptionLine.item_id,
-                RedemptionLine.name,
-                RedemptionLine.unit,
-            )
-        ).all()
-
-    cells: dict[tuple[int, str, int], dict[str, Any]] = {}
-
-    def cell(shop_id: int, month: str, item_id: int, name: str, unit: str) -> dict[str, Any]:
-        return cells.setdefault(
-            (shop_id, month, item_id),
-            {
-                "name": name,
-                "unit": unit,
-                "quantity": 0,
-                "points": 0,
-                "voided_quantity": 0,
-                "voided_points": 0,
-            },
-        )
-
-    for shop_id, month, item_id, name, unit, quantity, points in grouped(Redemption.month):
-        row = cell(shop_id, month, item_id, name, unit)
-        row["quantity"] += int(quantity or 0)
-        row["points"] += int(points or 0)
-    void_join = (RedemptionVoid, RedemptionVoid.redemption_id == Redemption.id)
-    for shop_id, month, item_id, name, unit, quantity, points in grouped(RedemptionVoid.month, void_join):
-        row = cell(shop_id, month, item_id, name, unit)
-        row["voided_quantity"] += int(quantity or 0)
-        row["voided_points"] += int(points or 0)
-    shops = {s.id: s for s in db.session.scalars(select(Shop).where(Shop.id.in_({key[0] for key in cells})))}
-    rates = dict(db.session.execute(select(Village.id, Village.point_value_fen)).all())
-    closures = {
-        (c.shop_id, c.month): c.point_value_fen
-        for c in db.session.scalars(select(MonthClosure).where(MonthClosure.shop_id.in_(list(shops))))
-    }
-    result = []
-    for (shop_id, month, item_id), row in cells.items():
-        shop = shops[shop_id]
-        closed = (shop_id, month) in closures
-        rate = closures.get((shop_id, month), rates.get(shop.village_id, 0))
-        net_points = row["points"] - row["voided_points"]
-        result.append(
-            {
-                "village_id": shop.village_id,
-                "shop_id": shop_id,
-                "shop": shop.name,
-                "month": month,
-                "closed": closed,
-                "item_id": item_id,
-                **row,
-                "net_quantity": row["quantity"] - row["voided_quantity"],
-                "net_points": net_points,
-                "point_value_fen": rate,
-                "value_fen": net_points * rate,
-            }
-        )
-    result.sort(key=lambda r: (r["village_id"], r["shop_id"], r["month"], r["name"], r["item_id"]))
-    return result
-
-
 def _settlement_rows(village_ids: Sequence[int] | None, period: Period | None) -> Iterator[Sequence[Any]]:
     villages = _villages(village_ids)
     townships = _townships(village_ids)
     months = period.month_keys() if period is not None else None
     yes, no = str(_l("yes")), str(_l("no"))
-    for r in settlement_figures(village_ids, months):
+    # The shop's own settlement rule, for many shops and months at once.
+    from ..shop.settlement import settlement_lines
+
+    for r in settlement_lines(village_ids=village_ids, months=months):
         yield (
             villages.get(r["village_id"], ""),
             townships.get(r["village_id"], ""),
@@ -854,4 +782,4 @@ def filename(export: Export, fmt: str, village_code: str | None, period: Period 
     return "-".join(parts) + "." + fmt
 
 
-__all__ = ["EXPORTS", "FORMATS", "HEADER_MODES", "csv_chunks", "settlement_figures", "xlsx_chunks"]
+__all__ = ["EXPORTS", "FORMATS", "HEADER_MODES", "csv_chunks", "xlsx_chunks"]

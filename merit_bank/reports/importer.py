@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from sqlalchemy import select
 
@@ -314,11 +314,18 @@ def plan_import(village: Village, rows: list[RosterRow], problems: list[Problem]
     return plan
 
 
-Registered = dict[str, tuple[int, int, int, str]]
+class Registration(NamedTuple):
+    member_id: int
+    household_id: int
+    village_id: int
+    head_name: str
+
+
+Registered = dict[str, Registration]
 
 
 def _registered(fingerprints: list[str]) -> Registered:
-    """Fingerprint -> (member id, household id, village id, head's name) for numbers already registered."""
+    """Fingerprint -> where the number is registered, for numbers already registered."""
     found: Registered = {}
     for start in range(0, len(fingerprints), 500):
         chunk = fingerprints[start : start + 500]
@@ -333,7 +340,7 @@ def _registered(fingerprints: list[str]) -> Registered:
             .join(Household, Household.id == Member.household_id)
             .where(Member.id_number_hmac.in_(chunk))
         ):
-            found[fp] = (member_id, household_id, village_id, head_name)
+            found[fp] = Registration(member_id, household_id, village_id, head_name)
     return found
 
 
@@ -377,8 +384,8 @@ def _plan_household(
         hit = registered.get(fingerprints[number])
         # The head's number finds the household only if that household has the same head; otherwise
         # the number belongs to someone else's household and is reported below.
-        if hit is not None and hit[2] == village.id and hit[3] == household.head_name:
-            existing_id = hit[1]
+        if hit is not None and hit.village_id == village.id and hit.head_name == household.head_name:
+            existing_id = hit.household_id
     if existing_id is None:
         candidates = existing.get(household.key, [])
         if len(candidates) > 1:
@@ -401,7 +408,7 @@ def _plan_household(
         if number is not None:
             hit = registered.get(fingerprints[number])
             if hit is not None:
-                if hit[1] == existing_id:
+                if hit.household_id == existing_id:
                     household.existing_members += 1
                     continue
                 plan.problems.append(

@@ -453,9 +453,9 @@ def _redemptions(village_ids: Sequence[int] | None, period: Period) -> dict[str,
         base.append(Redemption.village_id.in_(list(village_ids)))
     counts = db.session.execute(
         select(
-            func.count(),
-            func.coalesce(func.sum(case((voided, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((voided, 0), else_=Redemption.total_points)), 0),
+            func.count().label("total"),
+            func.coalesce(func.sum(case((voided, 1), else_=0)), 0).label("voided"),
+            func.coalesce(func.sum(case((voided, 0), else_=Redemption.total_points)), 0).label("points"),
         ).where(*base)
     ).one()
     items = db.session.execute(
@@ -466,9 +466,9 @@ def _redemptions(village_ids: Sequence[int] | None, period: Period) -> dict[str,
         .order_by(func.sum(RedemptionLine.quantity).desc(), RedemptionLine.name)
     )
     return {
-        "count": int(counts[0]) - int(counts[1]),
-        "voided": int(counts[1]),
-        "points": int(counts[2]),
+        "count": int(counts.total) - int(counts.voided),
+        "voided": int(counts.voided),
+        "points": int(counts.points),
         "items": [{"name": n, "unit": u, "quantity": int(q)} for n, u, q in items],
     }
 

@@ -23,7 +23,7 @@ from ..paging import paginate
 from ..qr import qr_svg
 from ..villages import services as village_services
 from ..villages.models import Village
-from ..web import login_required, nav_providers
+from ..web import login_required
 from . import charts, exports, policy, services
 from .periods import Period, last_months, parse_period
 
@@ -32,13 +32,10 @@ bp = Blueprint("reports", __name__)
 MAX_CARDS = 2000  # cards on one page of the sheet set; a larger village pages on
 
 
-def _nav(user: User) -> list[dict[str, str]]:
+def nav(user: User) -> list[dict[str, str]]:
     if not policy.reads_reports(user):
         return []
     return [{"url": url_for("reports.dashboard"), "label": str(_l("Reports"))}]
-
-
-nav_providers.append(_nav)
 
 
 def _int_arg(name: str) -> int | None:

@@ -43,6 +43,4 @@ def seed_demo_rulebook(demo: demo_module.Demo) -> None:
     services.update_rule(demo.admin, created["ADG-DRUG"].id, {"approvals_required": 2})
 
 
-demo_module.setup_seeders.append(seed_demo_rulebook)
-
 commands = [load_rulebook_command]

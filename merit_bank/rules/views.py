@@ -38,13 +38,10 @@ def _terms(form) -> dict[str, Any]:
     return raw
 
 
-def _nav(user: User) -> list[dict[str, str]]:
+def nav(user: User) -> list[dict[str, str]]:
     if policy.reads_rulebook(user):
         return [{"url": url_for("rules.index"), "label": _("Rules")}]
     return []
-
-
-web.nav_providers.append(_nav)
 
 
 @bp.route("/", methods=["GET", "POST"])

@@ -42,9 +42,6 @@ def seed_shop(demo_data: demo.Demo) -> None:
     )
 
 
-demo.setup_seeders.append(seed_shop)
-
-
 @click.command("verify-stock")
 @click.option("--shop", "shop_id", type=ID, default=None, help="Only this shop.")
 @with_appcontext

@@ -25,8 +25,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..database import UTCDateTime, utcnow
 from ..extensions import db
 
-MOVEMENT_KINDS = ("opening", "restock", "redemption", "void", "stocktake")
-
 
 class Shop(db.Model):
     __tablename__ = "shops"

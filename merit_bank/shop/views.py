@@ -28,7 +28,7 @@ from ..extensions import db
 from ..households.models import Household
 from ..ledger import services as ledger
 from ..paging import paginate
-from . import policy, services
+from . import months, policy, services
 from .models import RedemptionVoid, Shop
 from .schemas import ItemCreateSchema, ItemUpdateSchema, RestockSchema, ShopCreateSchema, StocktakeSchema
 
@@ -37,7 +37,7 @@ bp = Blueprint("shop", __name__, url_prefix="/shop")
 # --- menu and the villager's home ------------------------------------------------------------------
 
 
-def _nav(user: User) -> list[dict[str, str]]:
+def nav(user: User) -> list[dict[str, str]]:
     if policy.only_own_shop(user) and user.shop_id:
         return [
             {"url": url_for("shop.counter", shop_id=user.shop_id), "label": _("Counter")},
@@ -50,12 +50,9 @@ def _nav(user: User) -> list[dict[str, str]]:
     return []
 
 
-web.nav_providers.append(_nav)
-web.villager_home_sections.append("shop/_villager_section.html")
+def template_globals() -> dict[str, Any]:
+    """The household home page's shop panel, for every template (registered by create_app)."""
 
-
-@bp.app_context_processor
-def _shop_globals() -> dict[str, Any]:
     def shop_home(household: Household) -> dict[str, Any]:
         shops = db.session.scalars(
             select(Shop)
@@ -147,7 +144,7 @@ def receipt(redemption_id: int):
         can_void=policy.may_void(
             g.user,
             redemption,
-            today=local_date(services.clock()),
+            today=local_date(months.clock()),
             day=local_date(redemption.created_at),
         ),
         balance_now=ledger.household_balance(household.id),
@@ -293,7 +290,7 @@ def redemptions(shop_id: int):
     try:
         day = datetime.strptime(day_text, "%Y-%m-%d").date()
     except ValueError:
-        day = local_date(services.clock())
+        day = local_date(months.clock())
     start = datetime.combine(day, time(0), tzinfo=local_zone())
     query = services.list_redemptions(g.user, shop_id=shop.id, start=start, end=start + timedelta(days=1))
     pager = paginate(query)
@@ -317,7 +314,7 @@ def redemptions(shop_id: int):
         day_total=day_total,
         households=households,
         day=day,
-        today=local_date(services.clock()),
+        today=local_date(months.clock()),
         prev_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
     )

@@ -33,13 +33,10 @@ EVIDENCE_LABELS = {
 }
 
 
-def _nav(user: User) -> list[dict[str, str]]:
+def nav(user: User) -> list[dict[str, str]]:
     if not policy.supervises(user):
         return []
     return [{"url": url_for("supervision.flags"), "label": str(_l("Supervision"))}]
-
-
-web.nav_providers.append(_nav)
 
 
 @bp.get("/")
