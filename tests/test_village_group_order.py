@@ -10,6 +10,7 @@ import pytest
 
 from merit_bank.auth.models import User
 from merit_bank.extensions import db
+from merit_bank.ledger import posting as ledger_posting
 from merit_bank.ledger import services as ledger
 from merit_bank.villages.models import VillageGroup
 from merit_bank.villages.ordering import chinese_number, group_key, name_key
@@ -128,7 +129,7 @@ def test_reports_follow_the_village_order(app, client, monkeypatch):
     households = {name: make_household(app, village, f"户主{name}", group=name) for name in SCRAMBLED}
     clerk = make_user(app, "clerk", village)
     # Equal points everywhere: the rankings' tie-break is the group order.
-    monkeypatch.setattr(ledger, "utcnow", lambda: datetime(2026, 3, 5, 2, 0, tzinfo=UTC))
+    monkeypatch.setattr(ledger_posting, "utcnow", lambda: datetime(2026, 3, 5, 2, 0, tzinfo=UTC))
     with app.app_context():
         for n, h in enumerate(households.values()):
             ledger.award(

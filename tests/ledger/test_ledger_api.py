@@ -53,6 +53,7 @@ def test_a_villager_sees_their_own_history_and_nobody_elses(app, client):
         "memo",
         "created_at",
         "reverses_id",
+        "member_name",
     }
     assert (
         client.get(f"/api/v1/households/{neighbour['id']}/transactions", headers=headers).status_code == 404

@@ -21,8 +21,10 @@ from merit_bank.claims import services as claim_services
 from merit_bank.database import utcnow
 from merit_bank.extensions import db
 from merit_bank.ledger import actions as ledger_actions
+from merit_bank.ledger import posting as ledger_posting
 from merit_bank.ledger import services as ledger
 from merit_bank.rules import services as rule_services
+from merit_bank.shop import months as shop_months
 from merit_bank.shop import services as shop_services
 from merit_bank.villages.models import Region, Village
 from tests.factories import PASSWORD, auth, make_household, make_user, make_village, make_villager, root_admin
@@ -57,8 +59,8 @@ def install_clock(monkeypatch) -> tuple[Clock, date]:
     start_day = datetime.now(SHANGHAI).date() - timedelta(days=10)
     clock = Clock(datetime.combine(start_day, time(0, 0), SHANGHAI).astimezone(UTC))
     monkeypatch.setattr(claim_services, "utcnow", clock)
-    monkeypatch.setattr(ledger, "utcnow", clock)
-    monkeypatch.setattr(shop_services, "clock", clock)
+    monkeypatch.setattr(ledger_posting, "utcnow", clock)
+    monkeypatch.setattr(shop_months, "clock", clock)
     monkeypatch.setattr(clock_module, "utcnow", clock)
     return clock, start_day
 
