@@ -30,6 +30,7 @@ DOMAINS = (
     "reports",
     "operations",
     "checkpoints",
+    "stars",
 )
 
 _ROOT = Path(__file__).resolve().parent.parent

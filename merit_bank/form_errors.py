@@ -70,6 +70,9 @@ FIELD_LABELS: dict[str, Any] = {
     "activation_code": _l("Activation code from the village clerk"),
     "pin": _l("New PIN (at least 6 digits)"),
     "pin_again": _l("The same PIN again"),
+    "year": _l("Year"),
+    "thresholds": _l("Points for each star"),
+    "caps": _l("Disqualifying deductions"),
 }
 
 _Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
