@@ -36,6 +36,8 @@ FIELD_LABELS: dict[str, Any] = {
     "head_name": _l("Head of household"),
     "address": _l("Address"),
     "members": _l("Members"),
+    "tags": _l("Tags"),
+    "member_tags": _l("Member tags"),
     "phone": _l("Phone"),
     "id_number": _l("Identity number"),
     "relation": _l("Relation to head"),

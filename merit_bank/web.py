@@ -23,10 +23,12 @@ from .database import utcnow
 from .errors import DomainError, Forbidden, ValidationFailed, handle_http_exception, wants_problem_json
 from .extensions import csrf, db
 from .form_errors import form_errors
+from .households import policy as household_policy
 from .households import services as household_services
 from .households.schemas import HouseholdCreateSchema
 from .inputs import normalize_phone, parse_id
 from .paging import paginate
+from .villages import policy as village_policy
 from .villages import services as village_services
 from .villages.schemas import VillageCreateSchema
 
@@ -247,8 +249,27 @@ def admin_villages():
             return redirect(url_for("web.admin_villages"))
         except (ValidationError, DomainError) as exc:
             errors = form_errors(exc)
+    return _villages_page(errors=errors), (422 if errors else 200)
+
+
+def _villages_page(**context: Any) -> str:
     villages = db.session.scalars(village_services.list_villages(g.user)).all()
-    return render_template("admin/villages.html", villages=villages, errors=errors), (422 if errors else 200)
+    edits_tags = {v.id for v in villages if village_policy.edits_member_tags(g.user, v.id)}
+    context.setdefault("errors", {})
+    return render_template("admin/villages.html", villages=villages, edits_tags=edits_tags, **context)
+
+
+@bp.post("/admin/villages/<int:village_id>/member-tags")
+@login_required(policy.can_manage_villages)
+def admin_member_tags(village_id: int):
+    """The village's list of member tags: one a line (or separated by 、 , ；)."""
+    tags = household_services.split_tags(request.form.get("member_tags", "").replace("\n", "、"))
+    try:
+        village_services.set_member_tags(g.user, village_id, tags)
+        return redirect(url_for("web.admin_villages"))
+    except DomainError as exc:
+        errors = form_errors(exc)
+    return _villages_page(tag_errors=errors, tag_village_id=village_id), 422
 
 
 @bp.post("/admin/villages/<int:village_id>/group-order")
@@ -276,10 +297,7 @@ def admin_group_order(village_id: int):
             return redirect(url_for("web.admin_villages"))
         except DomainError as exc:
             errors = form_errors(exc)
-    villages = db.session.scalars(village_services.list_villages(g.user)).all()
-    return render_template(
-        "admin/villages.html", villages=villages, errors={}, order_errors=errors, order_village_id=village_id
-    ), 422
+    return _villages_page(order_errors=errors, order_village_id=village_id), 422
 
 
 @bp.route("/admin/households", methods=["GET", "POST"])
@@ -325,6 +343,31 @@ def admin_households():
     rows = household_services.with_balances(pager.items)
     return render_template(
         "admin/households.html", rows=rows, pager=pager, villages=villages, errors=errors, q=q
+    ), (422 if errors else 200)
+
+
+@bp.route("/admin/households/<int:household_id>", methods=["GET", "POST"])
+@login_required(policy.can_keep_households)
+def admin_household(household_id: int):
+    """One household's members; staff of its village tick each member's tags (党员, 村干部 …)."""
+    household = household_services.get_household(g.user, household_id)
+    errors: dict[str, Any] = {}
+    if request.method == "POST":
+        chosen = {m.id: request.form.getlist(f"tags-{m.id}") for m in household.members}
+        try:
+            household_services.set_household_tags(g.user, household.id, chosen)
+            return redirect(url_for("web.admin_household", household_id=household.id, saved=1))
+        except DomainError as exc:
+            errors = form_errors(exc)
+    row = household_services.with_balances([household])[0]
+    return render_template(
+        "admin/household.html",
+        household=household,
+        row=row,
+        tags=household.village.tag_list,
+        can_tag=household_policy.tags_members(g.user, household.village_id),
+        saved=bool(request.args.get("saved")),
+        errors=errors,
     ), (422 if errors else 200)
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import UTCDateTime, utcnow
 from ..extensions import db
 from .ordering import sort_groups
+
+# The tags (身份标签) a member may carry until a village's admin edits its own list.
+DEFAULT_MEMBER_TAGS = ("党员", "村干部", "村民代表", "网格员", "志愿者")
 
 
 class Village(db.Model):
@@ -25,6 +28,8 @@ class Village(db.Model):
     # Days a deed may lie in the past and still post as usual (an offline scanner that syncs late);
     # older deeds are late entries (补录) that a second person must approve.
     late_entry_days: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    # The village's list of member tags, in its order; null: DEFAULT_MEMBER_TAGS.
+    member_tags: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     groups: Mapped[list[VillageGroup]] = relationship(
@@ -35,6 +40,11 @@ class Village(db.Model):
     def ordered_groups(self) -> list[VillageGroup]:
         """The groups in the village's own order (see ordering.py), not in the order of character codes."""
         return sort_groups(self.groups)
+
+    @property
+    def tag_list(self) -> list[str]:
+        """The tags its members may carry (the defaults until its admin edits them)."""
+        return list(DEFAULT_MEMBER_TAGS if self.member_tags is None else self.member_tags)
 
 
 class VillageGroup(db.Model):

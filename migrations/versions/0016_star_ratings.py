@@ -1,14 +1,15 @@
 """星级文明户: star settings per village, and append-only publications of a year's ratings.
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0015
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0011"
+# Chained after 0015 (member tags, merged from `tags`) so the tree has one head; the lead re-chains.
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
