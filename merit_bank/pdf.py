@@ -7,6 +7,7 @@ and prints the same on any machine, whatever fonts it has.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -36,6 +37,9 @@ FONT_FAMILY = "cjk"
 A4_WIDTH_MM = 210.0
 A4_HEIGHT_MM = 297.0
 MARGIN_MM = 18.0
+
+# fontTools logs every subsetting step at INFO: one PDF would fill a server's log.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
 class PdfFontMissing(DomainError):
@@ -129,6 +133,8 @@ class Document:
                 )
             ) from exc
         self.pdf.set_font(FONT_FAMILY, size=12)
+        # A village's certificates repeat one QR on every page: drawn once, embedded once.
+        self._qr_images: dict[str, bytes] = {}
 
     @property
     def width(self) -> float:
@@ -195,7 +201,9 @@ class Document:
 
     def qr(self, data: str, *, x: float | None = None, y: float | None = None, size: float = 30) -> None:
         """A QR code of `data`, `size` mm square, at (x, y) or at the cursor (which then moves below it)."""
-        image = io.BytesIO(qr_png(data, box_size=8))
+        if data not in self._qr_images:
+            self._qr_images[data] = qr_png(data, box_size=8)
+        image = io.BytesIO(self._qr_images[data])
         at_cursor = y is None
         self.pdf.image(
             image, x=x if x is not None else self.pdf.x, y=y if y is not None else self.pdf.y, w=size
