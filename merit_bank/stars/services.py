@@ -373,7 +373,11 @@ def board_stars(village_id: int) -> dict[str, Any] | None:
 
 
 def star_word(stars: int) -> str:
-    return STAR_WORDS[stars] if 0 <= stars < len(STAR_WORDS) else str(stars)
+    """三 in 三星级文明户; in another language, the number itself."""
+    from flask_babel import get_locale
+
+    chinese = str(get_locale() or "zh").startswith("zh")
+    return STAR_WORDS[stars] if chinese and 0 <= stars < len(STAR_WORDS) else str(stars)
 
 
 def certificates_pdf(

@@ -44,12 +44,14 @@ def _year_arg(source: Any) -> Any:
 
 def _page(errors: dict[str, Any] | None = None, status: int = 200, form: dict[str, Any] | None = None):
     village_id = parse_id(request.values.get("village_id"))
-    year = _year_arg(request.values)
-    result = services.preview(g.user, village_id, year)
+    villages = report_services.villages_in_scope(g.user)
+    if village_id is None and g.user.village_id is None and villages:
+        village_id = villages[0].id  # a deployment-wide admin starts with the first village, then chooses
+    result = services.preview(g.user, village_id, _year_arg(request.values))
     return render_template(
         "stars/page.html",
         result=result,
-        villages=report_services.villages_in_scope(g.user),
+        villages=villages,
         councils=[(code, council_label(code)) for code in COUNCILS],
         max_stars=MAX_STARS,
         publishes=policy.publishes_stars(g.user),

@@ -74,3 +74,16 @@ def test_a_clerk_previews_but_does_not_publish_and_a_villager_sees_nothing(rworl
     assert refused.status_code == 403
     bad_year = clerk.get(f"/reports/stars?village_id={w.village}&year=abc")
     assert bad_year.status_code == 422
+
+
+def test_a_deployment_admin_starts_on_a_village_and_english_works(rworld):
+    w = rworld
+    w.award(local(2026, 3, 1, 9), 0, 30)
+    client = w.app.test_client()
+    page_login(client, "root", PASSWORD)
+    page = client.get("/reports/stars?year=2026")
+    assert page.status_code == 200 and 'data-testid="stars-preview"' in page.get_data(as_text=True)
+    english = client.get(
+        f"/reports/stars?village_id={w.village}&year=2026", headers={"Accept-Language": "en"}
+    )
+    assert english.status_code == 200
