@@ -775,6 +775,46 @@ def run_timings(app, villages: int) -> list[str]:
     return lines
 
 
+def star_timings(app, villages: int) -> list[str]:
+    """星级文明户 of one village-year at county size: preview, publish (fixed snapshot), certificates PDF."""
+    with app.app_context():
+        admin = db.session.scalar(db.select(User).where(User.username == "bench-admin"))
+        token = create_access_token(identity=str(admin.id))
+    village = villages // 2 or 1
+    headers = {"Authorization": f"Bearer {token}"}
+    client = app.test_client()
+    client.set_cookie("mb_access", token)
+    query = f"village_id={village}&year={YEAR}"
+
+    def call(method: str, url: str, status: int, **kwargs: Any) -> Any:
+        response = client.open(url, method=method, headers=headers, **kwargs)
+        assert response.status_code == status, (url, response.status_code, response.get_data()[:300])
+        return response
+
+    rows = []
+    for label, fn in (
+        ("Stars preview, one village-year (API)", lambda: call("GET", f"/api/v1/reports/stars?{query}", 200)),
+        ("Stars preview page, one village-year (HTML)", lambda: call("GET", f"/reports/stars?{query}", 200)),
+        (
+            "Stars publish, one village-year (API, a new version each run)",
+            lambda: call(
+                "POST",
+                "/api/v1/reports/stars/publish",
+                201,
+                json={"village_id": village, "year": YEAR, "reason": "bench"},
+            ),
+        ),
+        ("Stars published list (API)", lambda: call("GET", f"/api/v1/reports/stars/published?{query}", 200)),
+        (
+            "Star certificates of one village (PDF)",
+            lambda: call("GET", f"/api/v1/reports/stars/certificates.pdf?{query}", 200),
+        ),
+    ):
+        _label, best, _ = timed(label, fn)
+        rows.append(f"| {label} | {best * 1000:.0f} ms |")
+    return ["", "| 星级文明户 | Time |", "|---|---:|", *rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -815,7 +855,7 @@ def main() -> None:
                     f"verify: ok={result['ok']} in {time.perf_counter() - started:.0f} s "
                     f"{'' if result['ok'] else result}"
                 )
-        lines = run_timings(app, args.villages)
+        lines = run_timings(app, args.villages) + star_timings(app, args.villages)
         print("\n".join(lines))
     finally:
         with app.app_context():

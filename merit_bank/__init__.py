@@ -119,6 +119,9 @@ def _register_domains(app: Flask, api: MeritApi) -> None:
     from .shop import cli as shop_cli
     from .shop import models as shop_models
     from .shop import views as shop_views
+    from .stars import api as stars_api
+    from .stars import models as stars_models
+    from .stars import views as stars_views
     from .supervision import api as supervision_api
     from .supervision import models as supervision_models
     from .supervision import views as supervision_views
@@ -127,15 +130,16 @@ def _register_domains(app: Flask, api: MeritApi) -> None:
 
     # Every table is mapped before the first query (and before Alembic compares the schema).
     del auth_models, villages_models, households_models, ledger_models, rules_models, claims_models
-    del events_models, shop_models, checkpoints_models, supervision_models
+    del events_models, shop_models, checkpoints_models, supervision_models, stars_models
     for blueprint in (
         auth_api.blp, villages_api.blp, households_api.blp, ledger_api.blp, rules_api.blp, claims_api.blp,
         events_api.blp, shop_api.blp, reports_api.blp, checkpoints_api.blp, supervision_api.blp,
+        stars_api.blp,
     ):  # fmt: skip
         api.register_blueprint(blueprint)
     for blueprint in (
         auth_views.bp, rules_views.bp, claims_views.bp, events_views.bp, shop_views.bp, reports_views.bp,
-        checkpoints_views.bp, supervision_views.bp, web.bp,
+        checkpoints_views.bp, supervision_views.bp, stars_views.bp, web.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     for commands in (
@@ -155,6 +159,7 @@ def _register_domains(app: Flask, api: MeritApi) -> None:
             shop_views.nav,
             reports_views.nav,
             supervision_views.nav,
+            stars_views.nav,
         ],
         villager_sections=[
             "claims/_villager_section.html",

@@ -39,6 +39,8 @@ FIELD_LABELS: dict[str, Any] = {
     "head_name": _l("Head of household"),
     "address": _l("Address"),
     "members": _l("Members"),
+    "tags": _l("Tags"),
+    "member_tags": _l("Member tags"),
     "phone": _l("Phone"),
     "id_number": _l("Identity number"),
     "relation": _l("Relation to head"),
@@ -73,6 +75,9 @@ FIELD_LABELS: dict[str, Any] = {
     "activation_code": _l("Activation code from the village clerk"),
     "pin": _l("New PIN (at least 6 digits)"),
     "pin_again": _l("The same PIN again"),
+    "year": _l("Year"),
+    "thresholds": _l("Points for each star"),
+    "caps": _l("Disqualifying deductions"),
 }
 
 _Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]

@@ -24,11 +24,13 @@ from .database import utcnow
 from .errors import DomainError, Forbidden, ValidationFailed, handle_http_exception, wants_problem_json
 from .extensions import csrf, db
 from .form_errors import form_errors
+from .households import policy as household_policy
 from .households import services as household_services
 from .households.schemas import HouseholdCreateSchema
 from .inputs import normalize_phone, parse_id
 from .paging import paginate
 from .qr import png_data_uri, qr_png
+from .villages import policy as village_policy
 from .villages import regions
 from .villages import services as village_services
 from .villages.models import COUNTY, TOWNSHIP
@@ -271,10 +273,13 @@ def admin_villages():
     return _villages_page(errors)
 
 
-def _villages_page(errors: dict[str, Any], region_errors: dict[str, Any] | None = None, **order: Any):
+def _villages_page(errors: dict[str, Any], region_errors: dict[str, Any] | None = None, **forms: Any):
+    """The villages page; `forms` carries one form's errors (order_errors, tag_errors) and its village."""
     villages = db.session.scalars(village_services.list_villages(g.user)).all()
     keeps_regions = policy.manages_regions(g.user)
     all_regions = regions.list_regions(g.user) if keeps_regions else []
+    edits_tags = {v.id for v in villages if village_policy.edits_member_tags(g.user, v.id)}
+    refused = errors or region_errors or forms.get("order_errors") or forms.get("tag_errors")
     return render_template(
         "admin/villages.html",
         villages=villages,
@@ -284,8 +289,9 @@ def _villages_page(errors: dict[str, Any], region_errors: dict[str, Any] | None 
         counties=[r for r in all_regions if r.kind == COUNTY],
         townships=[r for r in all_regions if r.kind == TOWNSHIP],
         region_names={r.id: r.name for r in all_regions},
-        **order,
-    ), (422 if errors or region_errors or order.get("order_errors") else 200)
+        edits_tags=edits_tags,
+        **forms,
+    ), (422 if refused else 200)
 
 
 @bp.post("/admin/regions")
@@ -320,6 +326,19 @@ def admin_place_village(village_id: int):
             raise
         return _villages_page({}, form_errors(exc))
     return redirect(url_for("web.admin_villages"))
+
+
+@bp.post("/admin/villages/<int:village_id>/member-tags")
+@login_required(policy.can_manage_villages)
+def admin_member_tags(village_id: int):
+    """The village's list of member tags: one a line (or separated by 、 , ；)."""
+    tags = household_services.split_tags(request.form.get("member_tags", "").replace("\n", "、"))
+    try:
+        village_services.set_member_tags(g.user, village_id, tags)
+        return redirect(url_for("web.admin_villages"))
+    except DomainError as exc:
+        errors = form_errors(exc)
+    return _villages_page({}, tag_errors=errors, tag_village_id=village_id)
 
 
 @bp.post("/admin/villages/<int:village_id>/group-order")
@@ -393,6 +412,31 @@ def admin_households():
     rows = household_services.with_balances(pager.items)
     return render_template(
         "admin/households.html", rows=rows, pager=pager, villages=villages, errors=errors, q=q
+    ), (422 if errors else 200)
+
+
+@bp.route("/admin/households/<int:household_id>", methods=["GET", "POST"])
+@login_required(policy.can_keep_households)
+def admin_household(household_id: int):
+    """One household's members; staff of its village tick each member's tags (党员, 村干部 …)."""
+    household = household_services.get_household(g.user, household_id)
+    errors: dict[str, Any] = {}
+    if request.method == "POST":
+        chosen = {m.id: request.form.getlist(f"tags-{m.id}") for m in household.members}
+        try:
+            household_services.set_household_tags(g.user, household.id, chosen)
+            return redirect(url_for("web.admin_household", household_id=household.id, saved=1))
+        except DomainError as exc:
+            errors = form_errors(exc)
+    row = household_services.with_balances([household])[0]
+    return render_template(
+        "admin/household.html",
+        household=household,
+        row=row,
+        tags=household.village.tag_list,
+        can_tag=household_policy.tags_members(g.user, household.village_id),
+        saved=bool(request.args.get("saved")),
+        errors=errors,
     ), (422 if errors else 200)
 
 

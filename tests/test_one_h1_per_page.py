@@ -49,6 +49,7 @@ def _ids(app) -> dict[str, object]:
             "shop_id": demo.shop.id,
             "item_id": item.id,
             "redemption_id": redemption,
+            "household_id": demo.households[0].id,
         }
 
 

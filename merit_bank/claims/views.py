@@ -25,6 +25,7 @@ from ..paging import count as count_rows
 from ..paging import paginate
 from ..rules import services as rule_services
 from ..rules.models import Rule
+from ..stars import services as star_services
 from ..villages.models import Village
 from . import photos, policy, services
 from .models import REVIEWABLE, STATUSES, Claim
@@ -331,4 +332,5 @@ def board(village_code: str):
         rows=rows,
         may_object=may_object,
         printed_on=local_today(),
+        star_board=star_services.board_stars(village.id),
     )

@@ -20,6 +20,7 @@ from .schemas import (
     HouseholdViewPageSchema,
     MemberCreateSchema,
     MemberSchema,
+    MemberUpdateSchema,
 )
 
 blp = Blueprint("households_api", __name__, url_prefix="/api/v1", description="Households and members")
@@ -81,6 +82,15 @@ def household_views(args, household_id):
 @blp.response(201, MemberSchema)
 def add_member(data, household_id):
     return services.add_member(current_user(), household_id, data)
+
+
+@blp.route("/households/<int:household_id>/members/<int:member_id>", methods=["PATCH"])
+@jwt_required()
+@blp.arguments(MemberUpdateSchema)
+@blp.response(200, MemberSchema)
+def update_member(data, household_id, member_id):
+    """Set a member's tags (身份标签) from the village's list (admins and clerks of the village)."""
+    return services.update_member(current_user(), household_id, member_id, data)
 
 
 def _card_response(body: bytes, mimetype: str) -> Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import UTCDateTime, utcnow
@@ -49,6 +49,12 @@ class Member(db.Model):
     id_number_masked: Mapped[str | None] = mapped_column(String(32))
     # Which identity key (see identity.py) made both the ciphertext and the hash; rotate-keys moves it.
     id_number_key_id: Mapped[int | None] = mapped_column(Integer)
+    # Tags (身份标签) from the village's list, e.g. 党员; null or [] when none.
+    tags: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     household: Mapped[Household] = relationship(back_populates="members")
+
+    @property
+    def tag_list(self) -> list[str]:
+        return list(self.tags or [])

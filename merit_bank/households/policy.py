@@ -38,3 +38,12 @@ def sees_identity_numbers(actor: User) -> bool:
 def can_award(actor: User, household: Household) -> bool:
     """The own-household rule, in the household's terms: nobody gives their own household points."""
     return auth.can_award(actor, household.id)
+
+
+def tags_members(actor: User, village_id: int) -> bool:
+    """Setting members' tags (党员, 村干部 …): admins and clerks of the village, as for the register."""
+    return auth.can_manage_village(actor, village_id)
+
+
+def ensure_tags_members(actor: User, village_id: int) -> None:
+    auth.ensure_manages_village(actor, village_id)

@@ -7,12 +7,21 @@ from marshmallow import fields, validate
 from ..inputs import mobile_field
 from ..schemas import Id, PageArgs, StrictSchema, Text
 
+TAGS = "身份标签 from the village's list (GET /villages/{id} member_tags), e.g. 党员"
+
 
 class MemberCreateSchema(StrictSchema):
     name = Text(50, 1, required=True)
     phone = mobile_field(allow_none=True)
     id_number = fields.String(validate=validate.Length(15, 18), allow_none=True, load_only=True)
     relation = Text(20, allow_none=True)
+    tags = fields.List(Text(20, 1), validate=validate.Length(max=30), metadata={"description": TAGS})
+
+
+class MemberUpdateSchema(StrictSchema):
+    tags = fields.List(
+        Text(20, 1), required=True, validate=validate.Length(max=30), metadata={"description": TAGS}
+    )
 
 
 class MemberSchema(StrictSchema):
@@ -21,6 +30,7 @@ class MemberSchema(StrictSchema):
     phone = fields.String(allow_none=True)
     relation = fields.String()
     id_number = fields.String(attribute="id_number_masked", allow_none=True)
+    tags = fields.List(fields.String(), attribute="tag_list")
 
 
 class HouseholdCreateSchema(StrictSchema):

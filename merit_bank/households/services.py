@@ -30,8 +30,41 @@ def _new_code() -> str:
     return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH))
 
 
+SEPARATORS = "、,，;；"
+
+
+def split_tags(text: str) -> list[str]:
+    """Tags typed in one cell or box: separated by 、 , ， ; or ；, blanks dropped."""
+    for separator in SEPARATORS[1:]:
+        text = text.replace(separator, SEPARATORS[0])
+    return [part.strip() for part in text.split(SEPARATORS[0]) if part.strip()]
+
+
+def unknown_tags(village: Village, tags: list[str]) -> list[str]:
+    allowed = set(village.tag_list)
+    return [tag for tag in dict.fromkeys(t.strip() for t in tags) if tag not in allowed]
+
+
+def checked_tags(village: Village, tags: list[str] | None) -> list[str]:
+    """Tags from the village's list, once each and in the list's order; any other is a 422 on `tags`."""
+    tags = [t.strip() for t in tags or []]
+    unknown = unknown_tags(village, tags)
+    if unknown:
+        message = _l(
+            "Not among this village's tags: %(tags)s (allowed: %(allowed)s).",
+            tags="、".join(unknown),
+            allowed="、".join(village.tag_list),
+        )
+        raise ValidationFailed(detail=message, errors={"tags": [message]})
+    chosen = set(tags)
+    return [tag for tag in village.tag_list if tag in chosen]
+
+
 def _member(household: Household, data: dict[str, Any]) -> Member:
     protected: dict[str, Any] = {}
+    tags: list[str] = []
+    if data.get("tags"):
+        tags = checked_tags(household.village or db.session.get(Village, household.village_id), data["tags"])
     raw = data.get("id_number")
     if raw:
         number = identity.normalize(raw)
@@ -56,6 +89,7 @@ def _member(household: Household, data: dict[str, Any]) -> Member:
         name=data["name"].strip(),
         phone=(data.get("phone") or None),
         relation=data.get("relation") or "",
+        tags=tags,
         **protected,
     )
 
@@ -133,6 +167,40 @@ def add_member(actor: User, household_id: int, data: dict[str, Any]) -> Member:
     except IntegrityError as exc:
         raise DomainError("duplicate-id-number", _l("That identity number is already registered.")) from exc
     return member
+
+
+def _household_member(household: Household, member_id: int) -> Member:
+    member = next((m for m in household.members if m.id == member_id), None)
+    if member is None:
+        raise NotFound("not-found", _l("No such member in this household."))
+    return member
+
+
+def update_member(actor: User, household_id: int, member_id: int, data: dict[str, Any]) -> Member:
+    """Change a member's tags (the only field changed this way so far)."""
+    household = get_household(actor, household_id)
+    member = _household_member(household, member_id)
+    if "tags" in data:
+        policy.ensure_tags_members(actor, household.village_id)
+        tags = checked_tags(household.village, data["tags"])
+        with transaction():
+            member.tags = tags
+    return member
+
+
+def set_household_tags(actor: User, household_id: int, tags: dict[int, list[str]]) -> Household:
+    """The tags of several members of one household at once (the household page's checkboxes)."""
+    household = get_household(actor, household_id)
+    policy.ensure_tags_members(actor, household.village_id)
+    checked = {
+        _household_member(household, member_id).id: checked_tags(household.village, chosen)
+        for member_id, chosen in tags.items()
+    }
+    with transaction():
+        for member in household.members:
+            if member.id in checked:
+                member.tags = checked[member.id]
+    return household
 
 
 def visible_households(actor: User) -> Select:

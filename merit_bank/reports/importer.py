@@ -48,6 +48,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "relation": ("与户主关系", "关系", "relation"),
     "id_number": ("身份证号", "身份证号码", "公民身份号码", "id_number"),
     "phone": ("手机号", "手机号码", "联系电话", "电话", "phone"),
+    "tags": ("身份标签", "标签", "身份", "tags"),
 }
 REQUIRED = ("head_name", "name")
 LIMITS = {"township": 100, "group": 50, "head_name": 50, "address": 200, "name": 50, "relation": 20}
@@ -83,6 +84,8 @@ class PlannedHousehold:
     existing_id: int | None = None
     new_members: list[dict[str, Any]] = field(default_factory=list)
     existing_members: int = 0
+    # (member id, tags) for members already registered whose row names tags: the roster's tags replace theirs.
+    tag_updates: list[tuple[int, list[str]]] = field(default_factory=list)
 
 
 @dataclass
@@ -215,9 +218,24 @@ def read_roster(data: bytes, filename: str = "") -> tuple[list[RosterRow], list[
 # --- checking and planning --------------------------------------------------------------------------
 
 
-def _check_row(row: RosterRow, groups: dict[str, int], problems: list[Problem]) -> str | None:
+def _check_row(
+    row: RosterRow, groups: dict[str, int], village: Village, problems: list[Problem]
+) -> str | None:
     """Checks one row's cells; returns the normalized identity number, if any."""
     values = row.values
+    unknown = household_services.unknown_tags(village, household_services.split_tags(values.get("tags", "")))
+    if unknown:
+        problems.append(
+            Problem(
+                row.number,
+                heading("tags"),
+                _(
+                    "Not among this village's tags: %(tags)s (allowed: %(allowed)s).",
+                    tags="、".join(unknown),
+                    allowed="、".join(village.tag_list),
+                ),
+            )
+        )
     for key in REQUIRED:
         if not values.get(key):
             problems.append(Problem(row.number, heading(key), _("Required.")))
@@ -278,7 +296,7 @@ def plan_import(village: Village, rows: list[RosterRow], problems: list[Problem]
     numbers: dict[int, str] = {}
     seen_numbers: dict[str, int] = {}
     for row in rows:
-        number = _check_row(row, groups, plan.problems)
+        number = _check_row(row, groups, village, plan.problems)
         _check_township(row, village, township, plan.problems)
         if number:
             if number in seen_numbers:
@@ -400,16 +418,24 @@ def _plan_household(
         elif candidates:
             existing_id = candidates[0]
     household.existing_id = existing_id
-    known_names: set[str] = set()
+    known_names: dict[str, int] = {}
     if existing_id is not None:
-        known_names = set(db.session.scalars(select(Member.name).where(Member.household_id == existing_id)))
+        known_names = {
+            name: member_id
+            for member_id, name in db.session.execute(
+                select(Member.id, Member.name).where(Member.household_id == existing_id).order_by(Member.id)
+            )
+        }
     for row in household.rows:
         number = numbers.get(row.number)
+        tags = household_services.split_tags(row.values.get("tags", ""))
         if number is not None:
             hit = registered.get(fingerprints[number])
             if hit is not None:
                 if hit.household_id == existing_id:
                     household.existing_members += 1
+                    if tags:
+                        household.tag_updates.append((hit[0], tags))
                     continue
                 plan.problems.append(
                     Problem(
@@ -424,6 +450,8 @@ def _plan_household(
                 continue
         elif row.values.get("name") in known_names:
             household.existing_members += 1
+            if tags:
+                household.tag_updates.append((known_names[row.values.get("name", "")], tags))
             continue
         household.new_members.append(
             {
@@ -431,6 +459,7 @@ def _plan_household(
                 "phone": row.values.get("phone") or None,
                 "id_number": number,
                 "relation": row.values.get("relation") or None,
+                "tags": tags,
             }
         )
     total = household.existing_members + len(household.new_members)
@@ -489,6 +518,10 @@ def import_roster(
             else:
                 for member in household.new_members:
                     household_services.add_member(actor, household.existing_id, member)
+                if household.tag_updates:
+                    household_services.set_household_tags(
+                        actor, household.existing_id, dict(household.tag_updates)
+                    )
             if progress is not None:
                 progress(len(household.rows))
     return plan.report(dry_run=False, written=True)
@@ -521,6 +554,7 @@ def template_xlsx() -> bytes:
         ["身份证号请以文本格式填写（18位）；同一身份证号不能出现两次。"],
         ["村民小组须与系统中的小组名称一致。重复导入同一文件不会重复登记。"],
         ["乡镇可不填；填写时须与本村所属乡镇一致。"],
+        ["身份标签（可空）：如“党员、村民代表”，多个标签用、或，或；分隔，须是本村标签列表中的标签。"],
         ["One row per person; rows with the same group, head of household and address are one household."],
     ):
         append_row(notes, line)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import UTCDateTime, utcnow
@@ -28,6 +28,10 @@ class Region(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# The tags (身份标签) a member may carry until a village's admin edits its own list.
+DEFAULT_MEMBER_TAGS = ("党员", "村干部", "村民代表", "网格员", "志愿者")
+
+
 class Village(db.Model):
     __tablename__ = "villages"
 
@@ -43,6 +47,9 @@ class Village(db.Model):
     late_entry_days: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     # The township (乡镇) the village belongs to; null until an admin places it.
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+
+    # The village's list of member tags, in its order; null: DEFAULT_MEMBER_TAGS.
+    member_tags: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     groups: Mapped[list[VillageGroup]] = relationship(
@@ -53,6 +60,11 @@ class Village(db.Model):
     def ordered_groups(self) -> list[VillageGroup]:
         """The groups in the village's own order (see ordering.py), not in the order of character codes."""
         return sort_groups(self.groups)
+
+    @property
+    def tag_list(self) -> list[str]:
+        """The tags its members may carry (the defaults until its admin edits them)."""
+        return list(DEFAULT_MEMBER_TAGS if self.member_tags is None else self.member_tags)
 
 
 class VillageGroup(db.Model):

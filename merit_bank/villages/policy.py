@@ -27,3 +27,12 @@ def ensure_changes_village(actor: User) -> None:
 def ensure_keeps_groups(actor: User) -> None:
     """Groups of a village: its admins and clerks."""
     auth.require_role(actor, *auth.STAFF)
+
+
+def edits_member_tags(actor: User, village_id: int) -> bool:
+    """The village's list of member tags: its admins (clerks then pick from it)."""
+    return auth.can_manage_village(actor, village_id, clerks=False)
+
+
+def ensure_edits_member_tags(actor: User, village_id: int) -> None:
+    auth.ensure_manages_village(actor, village_id, clerks=False)

@@ -9,6 +9,11 @@ from ..schemas import Id, Int, StrictSchema, Text
 
 POSITION_DESCRIPTION = "the group's place in the village's order; null: by name, numbers read as numbers"
 
+MEMBER_TAGS_DESCRIPTION = (
+    "the tags (身份标签) members may carry, in order; by default 党员, 村干部, 村民代表, 网格员, 志愿者. "
+    "A tag taken off the list is taken off every member (admins of the village)."
+)
+
 
 class GroupSchema(StrictSchema):
     id = fields.Integer(dump_only=True)
@@ -42,6 +47,9 @@ class VillageUpdateSchema(StrictSchema):
     region_id = Id(
         allow_none=True, metadata={"description": "the township (乡镇); null takes it out of every region"}
     )
+    member_tags = fields.List(
+        Text(20, 1), validate=validate.Length(max=30), metadata={"description": MEMBER_TAGS_DESCRIPTION}
+    )
 
 
 class VillageSchema(StrictSchema):
@@ -52,6 +60,9 @@ class VillageSchema(StrictSchema):
     publish_rankings = fields.Boolean()
     late_entry_days = fields.Integer(
         metadata={"description": "grace window in days; older deeds are late entries (补录)"}
+    )
+    member_tags = fields.List(
+        fields.String(), attribute="tag_list", metadata={"description": MEMBER_TAGS_DESCRIPTION}
     )
     groups = fields.List(fields.Nested(GroupSchema), attribute="ordered_groups")
     region_id = fields.Integer(allow_none=True, metadata={"description": "the township (乡镇), if placed"})

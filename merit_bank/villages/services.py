@@ -76,11 +76,64 @@ def update_village(actor: User, village_id: int, data: dict[str, Any]) -> Villag
         if not data:
             return village
     policy.ensure_changes_village(actor)
+    tags = _checked_tag_list(data["member_tags"]) if "member_tags" in data else None
+    if tags is not None:
+        policy.ensure_edits_member_tags(actor, village.id)
     with transaction():
         for field in ("name", "point_value_fen", "publish_rankings", "late_entry_days"):
             if field in data:
                 setattr(village, field, data[field])
+        if tags is not None:
+            _set_tag_list(village, tags)
     return village
+
+
+def set_member_tags(actor: User, village_id: int, tags: list[str]) -> Village:
+    """Replace a village's list of member tags (the villages page's form)."""
+    village = get_village(actor, village_id)
+    policy.ensure_edits_member_tags(actor, village.id)
+    checked = _checked_tag_list(tags)
+    with transaction():
+        _set_tag_list(village, checked)
+    return village
+
+
+def _checked_tag_list(tags: list[str]) -> list[str]:
+    checked: list[str] = []
+    for index, raw in enumerate(tags):
+        tag = raw.strip()
+        if not tag:
+            raise ValidationFailed(detail=_l("Required."), errors={"member_tags": {index: [_l("Required.")]}})
+        if len(tag) > 20:
+            message = _l("At most %(n)d characters.", n=20)
+            raise ValidationFailed(detail=message, errors={"member_tags": {index: [message]}})
+        if tag in checked:
+            message = _l("Tag %(tag)s is listed twice.", tag=tag)
+            raise ValidationFailed(detail=message, errors={"member_tags": {index: [message]}})
+        checked.append(tag)
+    if len(checked) > 30:
+        message = _l("At most %(n)d tags.", n=30)
+        raise ValidationFailed(detail=message, errors={"member_tags": [message]})
+    return checked
+
+
+def _set_tag_list(village: Village, tags: list[str]) -> None:
+    """Inside a transaction: the new list, and a tag taken off it taken off the village's members too."""
+    from ..households.models import Household, Member
+
+    removed = set(village.tag_list) - set(tags)
+    village.member_tags = tags
+    if not removed:
+        return
+    members = db.session.scalars(
+        select(Member)
+        .join(Household, Household.id == Member.household_id)
+        .where(Household.village_id == village.id)
+    )
+    for member in members:
+        if removed & set(member.tag_list):
+            # A new list, not the old one changed in place: a JSON column notices only assignment.
+            member.tags = [t for t in member.tag_list if t not in removed]
 
 
 def add_group(actor: User, village_id: int, name: str, position: int | None = None) -> VillageGroup:

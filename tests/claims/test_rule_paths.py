@@ -143,7 +143,10 @@ def test_the_claim_form_says_what_happens_under_the_chosen_rule(client, world, a
     options = _options(page)
     assert options == {rule_id: paths[rule_id] for rule_id in options} and len(options) == len(TERMS)
     assert _shown_path(page) == next(iter(options.values()))
-    assert re.search(r'<script src="[^"]*/js/rule-path\.js(\?v=[0-9a-f]+)?"', page)  # updates it as the choice changes
+    # The script updates the path as the choice changes.
+    assert re.search(
+        r'<script src="[^"]*/js/rule-path\.js(\?v=[0-9a-f]+)?"', page
+    )  # updates it as the choice changes
     four_eyes = world.rules["FOUR-EYES-NOTICE"]
     page = villager.get(f"/claims/new?rule_id={four_eyes}").get_data(as_text=True)
     assert (

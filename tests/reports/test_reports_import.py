@@ -162,7 +162,7 @@ def test_the_template_opens_and_imports_as_an_empty_roster(rworld, client):
     response = client.get("/api/v1/households/import/template.xlsx", headers=rworld.h(rworld.clerk))
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.get_data())).worksheets[0]
-    assert [c.value for c in sheet[1]] == HEAD
+    assert [c.value for c in sheet[1]] == [*HEAD, "身份标签"]
     report = _post(client, rworld, response.get_data(), "template.xlsx", dry_run=True).get_json()
     assert report["ok"] and report["rows"] == 0
 
