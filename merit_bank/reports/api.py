@@ -160,7 +160,7 @@ def party_members(args):
 _PARTICIPATION_NAMES = ",".join(f"'{n}'" for n in participation.EXPORT_NAMES)
 
 
-@blp.route(f"/exports/<any({_PARTICIPATION_NAMES}):name>.<any(csv,xlsx):fmt>")
+@blp.route(f"/exports/members/<any({_PARTICIPATION_NAMES}):name>.<any(csv,xlsx):fmt>")
 @jwt_required()
 @blp.arguments(ParticipationExportArgs, location="query")
 @blp.response(200, content_type="text/csv")
@@ -171,11 +171,12 @@ def participation_export(args, name, fmt):
     export = participation.export_of(current_user(), name, args.get("village_id"), period, args.get("tag"))
     village = services.report_village(current_user(), args.get("village_id"))
     header = args.get("header", "labels")
+    # One village's figures, already in memory: written whole, not streamed.
     if fmt == "csv":
         body, mimetype = exports.csv_chunks(export, None, period, header), "text/csv; charset=utf-8"
     else:
         body, mimetype = exports.xlsx_chunks(export, None, period, header), XLSX_TYPE
-    response = Response(stream_with_context(body), mimetype=mimetype)
+    response = Response(b"".join(body), mimetype=mimetype)
     name_on_disk = exports.filename(export, fmt, village.code, period)
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name_on_disk)}"
     response.headers["Cache-Control"] = "private, no-store"

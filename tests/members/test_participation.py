@@ -249,7 +249,8 @@ def test_who_may_read_it(pworld, client, app):
     )
     assert client.get("/api/v1/reports/party-members", query_string=query, headers=root).status_code == 403
     assert (
-        client.get("/api/v1/exports/absent-members.csv", query_string=query, headers=root).status_code == 403
+        client.get("/api/v1/exports/members/absent-members.csv", query_string=query, headers=root).status_code
+        == 403
     )
     bad = client.get(
         "/api/v1/reports/participation", query_string={**query, "tag": "会长"}, headers=pworld.h(pworld.clerk)
@@ -264,15 +265,19 @@ def _csv(response) -> list[list[str]]:
 def test_exports_of_each(pworld, client):
     query = {"village_id": pworld.village, "from": "2026-01-01", "to": "2026-03-31"}
     headers = pworld.h(pworld.clerk)
-    part = client.get("/api/v1/exports/participation.csv", query_string=query, headers=headers)
+    part = client.get("/api/v1/exports/members/participation.csv", query_string=query, headers=headers)
     assert part.status_code == 200 and "attachment" in part.headers["Content-Disposition"]
     rows = _csv(part)
     assert rows[0][0] == "标签" and rows[1][:4] == ["全体", "全期", "6", "4"]
-    ranking = _csv(client.get("/api/v1/exports/member-rankings.csv", query_string=query, headers=headers))
+    ranking = _csv(
+        client.get("/api/v1/exports/members/member-rankings.csv", query_string=query, headers=headers)
+    )
     assert len(ranking) == 1 + 4 and ranking[1][-2:] == ["15", "2"]
-    absent = _csv(client.get("/api/v1/exports/absent-members.csv", query_string=query, headers=headers))
+    absent = _csv(
+        client.get("/api/v1/exports/members/absent-members.csv", query_string=query, headers=headers)
+    )
     assert len(absent) == 1 + 2
-    party = client.get("/api/v1/exports/party-members.xlsx", query_string=query, headers=headers)
+    party = client.get("/api/v1/exports/members/party-members.xlsx", query_string=query, headers=headers)
     sheet = load_workbook(io.BytesIO(party.get_data())).worksheets[0]
     values = [[c.value for c in row] for row in sheet.iter_rows()]
     assert values[0][-3:] == ["2026-01", "2026-02", "2026-03"] and len(values) == 1 + 3
@@ -289,7 +294,9 @@ def test_a_formula_in_a_name_stays_text_in_the_exports(pworld, client, app):
         db.session.commit()
     query = {"village_id": pworld.village, "from": "2026-01-01", "to": "2026-03-31"}
     rows = _csv(
-        client.get("/api/v1/exports/member-rankings.csv", query_string=query, headers=pworld.h(pworld.clerk))
+        client.get(
+            "/api/v1/exports/members/member-rankings.csv", query_string=query, headers=pworld.h(pworld.clerk)
+        )
     )
     assert any(r[1] == '\'=HYPERLINK("x")' for r in rows), rows
     assert household
