@@ -361,3 +361,12 @@ def export_of(actor: User, name: str, village_id: int | None, period: Period, ta
 
 
 EXPORT_NAMES = ("participation", "member-rankings", "absent-members", "party-members")
+
+
+def export_titles(actor: User, village_id: int) -> dict[str, Any]:
+    """The participation exports this person may download for a village, with their titles."""
+    titles = {"participation": _l("Participation"), "member-rankings": _l("Member rankings")}
+    if policy.sees_members_by_name(actor, village_id):
+        titles["absent-members"] = _l("Members who did not take part")
+        titles["party-members"] = _l("Party members' points")
+    return titles

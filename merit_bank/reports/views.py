@@ -272,7 +272,13 @@ def public_board(code: str):
 @login_required(policy.reads_reports)
 def export_page():
     village = _chosen_village()
-    return render_template("reports/exports.html", exports=exports.EXPORTS, **_context(village, _period()))
+    member_exports = participation.export_titles(g.user, village.id) if village else {}
+    return render_template(
+        "reports/exports.html",
+        exports=exports.EXPORTS,
+        member_exports=member_exports,
+        **_context(village, _period()),
+    )
 
 
 @bp.get("/reports/import")

@@ -323,6 +323,8 @@ def test_the_pages(pworld, client, app):
     party = client.get(f"/reports/party-members?{span}")
     html = party.get_data(as_text=True)
     assert party.status_code == 200 and "report-party.css" in html and html.count("<tr>") == 1 + 3
+    listed = client.get(f"/reports/exports?{span}").get_data(as_text=True)
+    assert 'data-export="absent-members-xlsx"' in listed and 'data-export="party-members-csv"' in listed
     client.post("/logout", data={"csrf_token": ""})
 
 
@@ -332,3 +334,5 @@ def test_the_pages_name_no_one_to_a_county_admin(pworld, client, app):
     page = client.get(f"/reports/participation?{span}")
     assert page.status_code == 200 and 'data-testid="absent"' not in page.get_data(as_text=True)
     assert client.get(f"/reports/party-members?{span}").status_code == 403
+    listed = client.get(f"/reports/exports?{span}").get_data(as_text=True)
+    assert 'data-export="participation-xlsx"' in listed and "absent-members" not in listed
