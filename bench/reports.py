@@ -815,6 +815,51 @@ def star_timings(app, villages: int) -> list[str]:
     return ["", "| 星级文明户 | Time |", "|---|---:|", *rows]
 
 
+def time_participation(app, villages: int) -> list[str]:
+    """Participation by member and tag (issue #15), one village, a whole year, as the village's own admin."""
+    village = villages // 2 or 1
+    with app.app_context():
+        # The built members carry no tags: give some of this village's members 党员 (and 村干部).
+        db.session.execute(
+            text(
+                'UPDATE members SET tags = CAST(CASE WHEN id % 10 = 0 THEN \'["党员", "村干部"]\' '
+                "WHEN id % 6 = 0 THEN '[\"党员\"]' ELSE NULL END AS json) "
+                "WHERE household_id IN (SELECT id FROM households WHERE village_id = :v)"
+            ),
+            {"v": village},
+        )
+        db.session.commit()
+        staff = db.session.scalar(db.select(User).where(User.username == "bench-village-admin"))
+        if staff is None:
+            root = db.session.scalar(db.select(User).where(User.username == "bench-admin"))
+            data = {"username": "bench-village-admin", "password": "bench-password-1", "role": "admin"}
+            staff = auth_services.create_user(root, {**data, "village_id": village})
+        token = create_access_token(identity=str(staff.id))
+    client = app.test_client()
+    client.set_cookie("mb_access", token)
+    headers = {"Authorization": f"Bearer {token}"}
+    year = f"village_id={village}&year={YEAR}"
+    rows = []
+    for label, url in (
+        ("Participation by tag, whole year (API)", f"/api/v1/reports/participation?{year}"),
+        ("Participation of 党员, whole year (API)", f"/api/v1/reports/participation?{year}&tag=党员"),
+        ("Member rankings, whole year (API)", f"/api/v1/reports/member-rankings?{year}"),
+        ("党员积分, whole year (API)", f"/api/v1/reports/party-members?{year}"),
+        ("Participation page, whole year (HTML)", f"/reports/participation?{year}"),
+        ("党员积分 print page, whole year (HTML)", f"/reports/party-members?{year}"),
+        ("Participation export, whole year (XLSX)", f"/api/v1/exports/members/participation.xlsx?{year}"),
+    ):
+
+        def get(url: str = url) -> Any:
+            response = client.get(url, headers=headers)
+            assert response.status_code == 200, (url, response.status_code, response.get_data()[:300])
+            return response
+
+        _label, best, _ = timed(label, get)
+        rows.append(f"| {label} | {best * 1000:.0f} ms |")
+    return ["", "| Participation (one village-year) | Time |", "|---|---:|", *rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -856,6 +901,7 @@ def main() -> None:
                     f"{'' if result['ok'] else result}"
                 )
         lines = run_timings(app, args.villages) + star_timings(app, args.villages)
+        lines += time_participation(app, args.villages)
         print("\n".join(lines))
     finally:
         with app.app_context():

@@ -90,6 +90,7 @@ FILE_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "events_api.event_qr_png": ("image/png",),
     "events_api.event_qr_svg": ("image/svg+xml",),
     "reports_api.export": ("text/csv", XLSX),
+    "reports_api.participation_export": ("text/csv", XLSX),
     "reports_api.import_template": (XLSX,),
 }
 

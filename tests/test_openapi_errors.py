@@ -176,6 +176,10 @@ def test_file_downloads_are_documented_with_the_content_types_they_send(app, cli
         ): f"/api/v1/households/{household['id']}/card.png",
         ("/api/v1/households/import/template.xlsx", "get"): "/api/v1/households/import/template.xlsx",
         ("/api/v1/exports/{name}.{fmt}", "get"): f"/api/v1/exports/balances.csv?village_id={village_id}",
+        (
+            "/api/v1/exports/members/{name}.{fmt}",
+            "get",
+        ): f"/api/v1/exports/members/participation.csv?village_id={village_id}",
     }
     for (path, method, *_), url in downloads.items():
         response = client.get(url, headers=admin)

@@ -14,7 +14,7 @@ from ..auth.scope import current_user
 from ..errors import DomainError
 from ..extensions import db
 from ..villages.models import Village
-from . import exports, importer, services
+from . import exports, importer, participation, services
 from .periods import Period, parse_period
 from .schemas import (
     BoardArgs,
@@ -22,6 +22,8 @@ from .schemas import (
     ExportArgs,
     ImportArgs,
     ImportReportSchema,
+    ParticipationArgs,
+    ParticipationExportArgs,
     PeriodArgs,
     PublicBoardArgs,
     RankingArgs,
@@ -119,6 +121,66 @@ _NAMES = ",".join(exports.EXPORTS)
 def export(args, name, fmt):
     """Download ledger, balances, claims, check-ins, redemptions or settlement, by village and period."""
     return export_response(name, fmt, args)
+
+
+@blp.route("/reports/participation")
+@jwt_required()
+@blp.arguments(ParticipationArgs, location="query")
+@blp.response(200)
+def participation_report(args):
+    """Members who earned points, by tag (and everyone): counts, rate, trend by month; for the village's own
+    staff also who did not take part (`absent`, else null)."""
+    return participation.participation(
+        current_user(), args.get("village_id"), period_of(args), args.get("tag")
+    )
+
+
+@blp.route("/reports/member-rankings")
+@jwt_required()
+@blp.arguments(ParticipationArgs, location="query")
+@blp.response(200)
+def member_rankings(args):
+    """Members who earned points, ranked (of one tag if asked); members who earned nothing are not listed."""
+    return participation.member_rankings(
+        current_user(), args.get("village_id"), period_of(args), args.get("tag")
+    )
+
+
+@blp.route("/reports/party-members")
+@jwt_required()
+@blp.arguments(ParticipationArgs, location="query")
+@blp.response(200)
+def party_members(args):
+    """党员积分: every member tagged 党员 (or `tag`) with points, deeds and months (village staff)."""
+    return participation.party_report(
+        current_user(), args.get("village_id"), period_of(args), args.get("tag") or participation.PARTY_TAG
+    )
+
+
+_PARTICIPATION_NAMES = ",".join(f"'{n}'" for n in participation.EXPORT_NAMES)
+
+
+@blp.route(f"/exports/members/<any({_PARTICIPATION_NAMES}):name>.<any(csv,xlsx):fmt>")
+@jwt_required()
+@blp.arguments(ParticipationExportArgs, location="query")
+@blp.response(200, content_type="text/csv")
+@blp.alt_response(200, content_type=XLSX_TYPE, success=True, description="XLSX")
+def participation_export(args, name, fmt):
+    """Participation, member rankings, members who did not take part, or 党员积分 of one village."""
+    period = period_of(args)
+    export = participation.export_of(current_user(), name, args.get("village_id"), period, args.get("tag"))
+    village = services.report_village(current_user(), args.get("village_id"))
+    header = args.get("header", "labels")
+    # One village's figures, already in memory: written whole, not streamed.
+    if fmt == "csv":
+        body, mimetype = exports.csv_chunks(export, None, period, header), "text/csv; charset=utf-8"
+    else:
+        body, mimetype = exports.xlsx_chunks(export, None, period, header), XLSX_TYPE
+    response = Response(b"".join(body), mimetype=mimetype)
+    name_on_disk = exports.filename(export, fmt, village.code, period)
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name_on_disk)}"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @blp.route("/households/import", methods=["POST"])

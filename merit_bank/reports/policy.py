@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 from ..auth import policy as auth
 from ..auth.models import User
+from ..errors import Forbidden
 
 
 def reads_reports(actor: User) -> bool:
@@ -32,3 +35,14 @@ def ensure_compares_villages(actor: User) -> None:
 def publishes_board(actor: User) -> bool:
     """Showing the 红黑榜 on the public board is the village's choice, made by its admins."""
     return auth.is_admin(actor)
+
+
+def sees_members_by_name(actor: User, village_id: int) -> bool:
+    """Who did not take part, and the party-member sheet, name people: the village's own admins and clerks
+    only (not a county admin, not a villager, never the public board)."""
+    return auth.is_staff(actor) and actor.village_id is not None and actor.village_id == village_id
+
+
+def ensure_sees_members_by_name(actor: User, village_id: int) -> None:
+    if not sees_members_by_name(actor, village_id):
+        raise Forbidden("forbidden", _l("Only the village's own staff see who did not take part."))

@@ -41,6 +41,17 @@ class ExportArgs(PeriodArgs):
     header = fields.String(load_default="labels", validate=validate.OneOf(HEADER_MODES))
 
 
+class ParticipationArgs(PeriodArgs):
+    tag = fields.String(
+        validate=validate.Length(max=20),
+        metadata={"description": "one of the village's member tags, e.g. 党员"},
+    )
+
+
+class ParticipationExportArgs(ParticipationArgs):
+    header = fields.String(load_default="labels", validate=validate.OneOf(HEADER_MODES))
+
+
 class ImportArgs(_Query):
     village_id = fields.Integer(required=True, validate=validate.Range(1, MAX_INT))
     dry_run = fields.Boolean(load_default=False)

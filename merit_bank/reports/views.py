@@ -24,7 +24,7 @@ from ..qr import qr_svg
 from ..villages import services as village_services
 from ..villages.models import Village
 from ..web import login_required
-from . import charts, exports, policy, services
+from . import charts, exports, participation, policy, services
 from .periods import Period, last_months, parse_period
 
 bp = Blueprint("reports", __name__)
@@ -170,7 +170,63 @@ def rankings():
         return render_template("reports/choose_village.html", **_context(None, None))
     period = _period()
     result = services.rankings(g.user, village.id, period, _int_arg("group_id"))
-    return render_template("reports/rankings.html", result=result, **_context(village, period))
+    members = participation.member_rankings(g.user, village.id, period, _tag_arg(village))
+    return render_template(
+        "reports/rankings.html", result=result, members=members, **_context(village, period)
+    )
+
+
+def _tag_arg(village: Village) -> str | None:
+    """The `tag` filter, if it is one of the village's tags (a stale link just shows everyone)."""
+    tag = (request.args.get("tag") or "").strip()
+    return tag if tag in village.tag_list else None
+
+
+# --- participation by person and by tag ----------------------------------------------------------------
+
+
+@bp.get("/reports/participation")
+@login_required(policy.reads_reports)
+def participation_page():
+    """Who earned points, by tag, with the monthly trend; who did not take part for the village's staff."""
+    village = _chosen_village()
+    if village is None:
+        return render_template(
+            "reports/choose_village.html", **_context(None, None), target="reports.participation_page"
+        )
+    period = _period()
+    tag = _tag_arg(village)
+    result = participation.participation(g.user, village.id, period, tag)
+    chart = charts.hbar(
+        [(row["tag"] or _("Everyone"), row["rate"]) for row in result["rows"]],
+        title=_("Members who earned points, by tag"),
+        color=charts.PALETTE[1],
+        percent=True,
+    )
+    return render_template(
+        "reports/participation.html",
+        result=result,
+        chart=chart,
+        tag=tag,
+        tags=village.tag_list,
+        sees_names=policy.sees_members_by_name(g.user, village.id),
+        **_context(village, period),
+    )
+
+
+@bp.get("/reports/party-members")
+@login_required(policy.reads_reports)
+def party_members_page():
+    """党员积分, a sheet for the village's party branch to print (A4)."""
+    village = _chosen_village()
+    if village is None:
+        return render_template(
+            "reports/choose_village.html", **_context(None, None), target="reports.party_members_page"
+        )
+    period = _period()
+    tag = _tag_arg(village) or participation.PARTY_TAG
+    report = participation.party_report(g.user, village.id, period, tag)
+    return render_template("reports/party_members.html", report=report, **_context(village, period))
 
 
 @bp.get("/reports/honor-board")
@@ -214,7 +270,13 @@ def public_board(code: str):
 @login_required(policy.reads_reports)
 def export_page():
     village = _chosen_village()
-    return render_template("reports/exports.html", exports=exports.EXPORTS, **_context(village, _period()))
+    member_exports = participation.export_titles(g.user, village.id) if village else {}
+    return render_template(
+        "reports/exports.html",
+        exports=exports.EXPORTS,
+        member_exports=member_exports,
+        **_context(village, _period()),
+    )
 
 
 @bp.get("/reports/import")
