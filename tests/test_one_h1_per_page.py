@@ -15,6 +15,7 @@ from merit_bank.demo import ADMIN, CLERK, SHOPKEEPER, VILLAGER_PIN, seed_demo
 from merit_bank.events import tokens
 from merit_bank.events.models import Event
 from merit_bank.extensions import db
+from merit_bank.ledger.models import Transaction
 from merit_bank.rules.models import Rule
 from merit_bank.shop import services as shop_services
 from merit_bank.shop.models import ShopItem
@@ -50,6 +51,9 @@ def _ids(app) -> dict[str, object]:
             "item_id": item.id,
             "redemption_id": redemption,
             "household_id": demo.households[0].id,
+            "transaction_id": db.session.scalar(select(Transaction.id).order_by(Transaction.id)),
+            # The demo raises no supervision flag: the flag page answers "not found", which has an h1 too.
+            "flag_id": 1,
         }
 
 

@@ -281,6 +281,7 @@ def member_view(actor: User, member: Member) -> dict[str, Any]:
         "relation": member.relation,
         "phone": member.phone if policy.sees_contact_details(actor) else audit.mask_phone(member.phone),
         "id_number_masked": member.id_number_masked if policy.sees_identity_numbers(actor) else None,
+        "tag_list": member.tag_list,
     }
 
 
