@@ -54,6 +54,9 @@ class Config:
         self.UPLOAD_FOLDER = env.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads"))
         self.PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "")
         self.TIMEZONE = env.get("MERIT_BANK_TIMEZONE", "Asia/Shanghai")
+        # The county comparison reads the points summary (reports/summary.py) for whole months; "0" makes
+        # it read the ledger's entries instead (slower at county size, same figures).
+        self.REPORTS_FROM_SUMMARY = env.get("MERIT_BANK_REPORTS_FROM_SUMMARY", "1") != "0"
 
         self.JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=int(env.get("JWT_ACCESS_MINUTES", "15")))
         self.JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=int(env.get("JWT_REFRESH_DAYS", "30")))
