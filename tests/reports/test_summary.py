@@ -49,7 +49,9 @@ def _post(w: RWorld, at: datetime, name: str, **kwargs) -> int:
                 **kwargs,
             )
         else:
-            tx = ledger.adjust(village_id=w.village, idempotency_key=w._key(), actor_id=w.admin, memo="更正", **kwargs)
+            tx = ledger.adjust(
+                village_id=w.village, idempotency_key=w._key(), actor_id=w.admin, memo="更正", **kwargs
+            )
         w.txs[name] = tx.id
     return tx.id
 
@@ -183,7 +185,8 @@ def test_a_change_of_zone_cuts_the_months_again(rworld, client):
     "tamper, named",
     [
         (
-            "UPDATE village_month_summary SET earned = earned + 1 WHERE month = '2026-02' AND council = 'volunteer'",
+            "UPDATE village_month_summary SET earned = earned + 1 "
+            "WHERE month = '2026-02' AND council = 'volunteer'",
             "village_month_summary (village_id {village}, month '2026-02', council 'volunteer'): "
             "summary has earned 9, deducted 0, redeemed 0, the ledger gives earned 8",
         ),
