@@ -1,4 +1,5 @@
-"""The points summary: per village × local month × council, per household × month, and each village's mark.
+"""The points summary: per village × local month × council, per household × month and × year, and each
+village's mark.
 
 Derived data only, folded from the ledger after the fact (see summary.py): the posting path never writes
 here. Like the ledger, the tables refer to villages and households by id only, so a rebuild stands alone.
@@ -54,6 +55,19 @@ class HouseholdMonthSummary(db.Model):
     __tablename__ = "household_month_summary"
 
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    village_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    household_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    earned: Mapped[int] = mapped_column(BigInteger, default=0)
+    deducted: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class HouseholdYearSummary(db.Model):
+    """A household's points earned and deducted in one local calendar year: the same figures as its
+    months added up, so that a year's comparison reads one row per household instead of twelve."""
+
+    __tablename__ = "household_year_summary"
+
+    year: Mapped[str] = mapped_column(String(4), primary_key=True)  # YYYY, local
     village_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     household_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     earned: Mapped[int] = mapped_column(BigInteger, default=0)

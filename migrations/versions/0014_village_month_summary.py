@@ -1,4 +1,5 @@
-"""Points summary per village × local month × council and per household × month, with each village's mark.
+"""Points summary per village × local month × council and per household × month and × year, with each
+village's mark.
 
 Revision ID: 0014
 Revises: 0011
@@ -45,9 +46,19 @@ def upgrade():
             "month", "village_id", "household_id", name=op.f("pk_household_month_summary")
         ),
     )
+    op.create_table(
+        "household_year_summary",
+        sa.Column("year", sa.String(length=4), nullable=False),
+        sa.Column("village_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("household_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("earned", sa.BigInteger(), nullable=False),
+        sa.Column("deducted", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("year", "village_id", "household_id", name=op.f("pk_household_year_summary")),
+    )
 
 
 def downgrade():
+    op.drop_table("household_year_summary")
     op.drop_table("household_month_summary")
     op.drop_table("village_month_summary")
     op.drop_table("summary_marks")
