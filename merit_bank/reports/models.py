@@ -25,6 +25,8 @@ class SummaryMark(db.Model):
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     # The zone the months were cut in: a deployment that changes its zone gets its months rebuilt.
     zone: Mapped[str] = mapped_column(String(64))
+    # Set only inside the refresh that holds this row's lock: the chain seq it folds up to.
+    target: Mapped[int | None] = mapped_column(BigInteger)
     refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

@@ -19,12 +19,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
-    Integer,
     and_,
     case,
-    column,
     delete,
     func,
     literal,
@@ -32,7 +29,6 @@ from sqlalchemy import (
     text,
     true,
     update,
-    values,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
@@ -89,30 +85,19 @@ def _month_of(column_: ColumnElement, months: Sequence[tuple[str, datetime, date
     return case(*((column_ < end, literal(key)) for key, _start, end in months), else_=literal(""))
 
 
-def _ranges(rows: Sequence[tuple[int, int, int]]):
-    """The chain ranges to fold, as a CTE: (village_id, lo, hi) meaning lo < seq <= hi."""
-    return (
-        values(
-            column("village_id", Integer), column("lo", BigInteger), column("hi", BigInteger), name="ranges"
-        )
-        .data(list(rows))
-        .cte("ranges")
-    )
-
-
-def _slices(rows: Sequence[tuple[int, int, int]]):
+def _slices(ranges, total: int):
     """The FROM clause of the ranges' transactions, and what stands for the transactions table in it.
 
+    `ranges` has columns village_id, lo, hi (lo < seq <= hi); `total` is how many transactions they hold.
     A usual refresh folds a few transactions per village, which must be reached through the
     (village_id, seq) index; PostgreSQL estimates a join on seq ranges badly and scans the whole table
     instead (1.4 s at county size for 300 transactions), so there each village's slice is a LATERAL
     subquery, a nested loop by construction. A large fold (a first build) is left to the planner's
     hash join, which reads the table once.
     """
-    ranges = _ranges(rows)
     t = Transaction.__table__.alias("t")
     in_range = and_(t.c.village_id == ranges.c.village_id, t.c.seq > ranges.c.lo, t.c.seq <= ranges.c.hi)
-    if is_sqlite() or sum(hi - lo for _v, lo, hi in rows) > LATERAL_UP_TO:
+    if is_sqlite() or total > LATERAL_UP_TO:
         return ranges.join(t, in_range), t
     slice_ = (
         select(t.c.id, t.c.village_id, t.c.created_at, t.c.kind, t.c.reverses_id)
@@ -123,9 +108,9 @@ def _slices(rows: Sequence[tuple[int, int, int]]):
     return ranges.join(slice_, true()), slice_
 
 
-def _folded_transactions(rows: Sequence[tuple[int, int, int]], zone: ZoneInfo):
+def _folded_transactions(ranges, total: int, zone: ZoneInfo):
     """The transactions of the ranges with their local month and point class, or None if there are none."""
-    source, t = _slices(rows)
+    source, t = _slices(ranges, total)
     first, last = db.session.execute(
         select(func.min(t.c.created_at), func.max(t.c.created_at)).select_from(source)
     ).one()
@@ -212,11 +197,12 @@ def _add(table, keys: tuple[str, ...], figures: tuple[str, ...], rows: Select) -
     db.session.execute(statement)
 
 
-def stale_villages(village_ids: Sequence[int] | None = None) -> list[int]:
-    """Villages whose chain has grown past their mark (or never folded, or folded in another zone)."""
+def _stale(village_ids: Sequence[int] | None) -> list[tuple[int, bool]]:
+    """(village_id, has a mark) of villages whose chain has grown past their mark, were never folded,
+    or were folded in another zone."""
     zone = local_zone().key
     query = (
-        select(ChainHead.village_id)
+        select(ChainHead.village_id, _marks.c.village_id.is_not(None))
         .outerjoin(_marks, _marks.c.village_id == ChainHead.village_id)
         .where(
             ChainHead.seq > 0,
@@ -226,55 +212,71 @@ def stale_villages(village_ids: Sequence[int] | None = None) -> list[int]:
     )
     if village_ids is not None:
         query = query.where(ChainHead.village_id.in_(list(village_ids)))
-    return list(db.session.scalars(query))
+    return [(v, bool(marked)) for v, marked in db.session.execute(query)]
+
+
+def stale_villages(village_ids: Sequence[int] | None = None) -> list[int]:
+    """Villages a refresh would fold now."""
+    return [v for v, _marked in _stale(village_ids)]
 
 
 def refresh(village_ids: Sequence[int] | None = None, *, rebuild: bool = False) -> dict[int, tuple[int, int]]:
     """Fold what the villages' chains gained since their marks; {village_id: (from seq, to seq)} folded.
 
     With `rebuild`, the villages' rows are dropped and folded again from the start of their chains.
-    One transaction; each village's mark row is locked first (in village order, so two refreshes never
-    deadlock), and what is folded starts from the mark as read under the lock.
+    One transaction: each village's mark row is locked first (in village order, so two refreshes never
+    deadlock) and given its chain's head as `target`; every fold statement reads the ranges
+    seq < s <= target from the marks, so they all fold the same transactions, and the marks move to
+    their targets at the end. A row's target is set only inside the transaction that holds its lock
+    and is cleared before it commits: rows with a target are this refresh's.
     """
     if rebuild:
         heads = select(ChainHead.village_id).order_by(ChainHead.village_id)
         if village_ids is not None:
             heads = heads.where(ChainHead.village_id.in_(list(village_ids)))
-        targets = list(db.session.scalars(heads))
+        stale = [(v, False) for v in db.session.scalars(heads)]
     else:
-        targets = stale_villages(village_ids)
-    if not targets:
+        stale = _stale(village_ids)
+    if not stale:
         return {}
+    targets = [v for v, _marked in stale]
     zone = local_zone()
     with transaction():
         analytic_reads()
-        db.session.execute(
-            _insert(_marks)
-            .values([{"village_id": v, "seq": 0, "zone": zone.key} for v in targets])
-            .on_conflict_do_nothing(index_elements=["village_id"])
-        )
+        unmarked = [v for v, marked in stale if not marked]
+        if unmarked:
+            db.session.execute(
+                _insert(_marks)
+                .values([{"village_id": v, "seq": 0, "zone": zone.key} for v in unmarked])
+                .on_conflict_do_nothing(index_elements=["village_id"])
+            )
         marks = db.session.execute(
-            select(_marks.c.village_id, _marks.c.seq, _marks.c.zone)
+            select(_marks.c.village_id, _marks.c.zone)
             .where(_marks.c.village_id.in_(targets))
             .order_by(_marks.c.village_id)
             .with_for_update()
         ).all()
-        restart = [v for v, _seq, mark_zone in marks if rebuild or mark_zone != zone.key]
+        restart = [v for v, mark_zone in marks if rebuild or mark_zone != zone.key]
         if restart:
             for table in (_vms, _hms, _hys):
                 db.session.execute(delete(table).where(table.c.village_id.in_(restart)))
-        heads = dict(
             db.session.execute(
-                select(ChainHead.village_id, ChainHead.seq).where(ChainHead.village_id.in_(targets))
-            ).all()
+                update(_marks).where(_marks.c.village_id.in_(restart)).values(seq=0, zone=zone.key)
+            )
+        ranges = db.session.execute(
+            update(_marks)
+            .where(_marks.c.village_id.in_(targets), _marks.c.village_id == ChainHead.village_id)
+            .values(target=ChainHead.seq)
+            .returning(_marks.c.village_id, _marks.c.seq, _marks.c.target)
+        ).all()
+        folded = {v: (lo, hi) for v, lo, hi in ranges if hi > lo}
+        total = sum(hi - lo for lo, hi in folded.values())
+        mine = (
+            select(_marks.c.village_id, _marks.c.seq.label("lo"), _marks.c.target.label("hi"))
+            .where(_marks.c.target.is_not(None), _marks.c.target > _marks.c.seq)
+            .cte("ranges")
         )
-        ranges = []
-        for village_id, seq, _zone in marks:
-            lo = 0 if village_id in restart else seq
-            hi = heads.get(village_id, 0)
-            if hi > lo:
-                ranges.append((village_id, lo, hi))
-        tx = _folded_transactions(ranges, zone) if ranges else None
+        tx = _folded_transactions(mine, total, zone) if folded else None
         if tx is not None:
             _add(
                 _vms,
@@ -286,21 +288,17 @@ def refresh(village_ids: Sequence[int] | None = None, *, rebuild: bool = False) 
             _add(
                 _hys, ("year", "village_id", "household_id"), ("earned", "deducted"), _household_year_rows(tx)
             )
-            if not is_sqlite() and sum(hi - lo for _v, lo, hi in ranges) > LATERAL_UP_TO:
+            if not is_sqlite() and total > LATERAL_UP_TO:
                 # A first build: give the planner the new tables' statistics now rather than at
                 # autovacuum's next round (without them it plans a year's read as a few rows).
                 for table in (_vms, _hms, _hys):
                     db.session.execute(text(f"ANALYZE {table.name}"))
-        if ranges or restart:
-            now = utcnow()
-            moved = {v: hi for v, _lo, hi in ranges}
-            for village_id in sorted(set(moved) | set(restart)):
-                db.session.execute(
-                    update(_marks)
-                    .where(_marks.c.village_id == village_id)
-                    .values(seq=moved.get(village_id, 0), zone=zone.key, refreshed_at=now)
-                )
-    return {v: (lo, hi) for v, lo, hi in ranges}
+        db.session.execute(
+            update(_marks)
+            .where(_marks.c.target.is_not(None))
+            .values(seq=_marks.c.target, target=None, refreshed_at=utcnow())
+        )
+    return folded
 
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -429,25 +427,32 @@ def verify(village_ids: Sequence[int] | None = None) -> dict[str, Any]:
             orphans = orphans.where(table.c.village_id.in_(list(village_ids)))
         for (village_id,) in db.session.execute(orphans.order_by(table.c.village_id)):
             problems.append(f"{table.name} has rows of village {village_id}, which was never folded")
-    by_zone: dict[str, list[tuple[int, int, int]]] = {}
-    for village_id, seq, zone in marks:
-        if seq > 0:
-            by_zone.setdefault(zone, []).append((village_id, 0, seq))
-    for zone, ranges in by_zone.items():
-        problems += _compare(_vms, ("village_id", "month", "council"), _village_rows, ranges, zone)
-        problems += _compare(_hms, ("month", "village_id", "household_id"), _household_rows, ranges, zone)
-        problems += _compare(_hys, ("year", "village_id", "household_id"), _household_year_rows, ranges, zone)
+    for zone in sorted({z for _v, _seq, z in marks}):
+        villages = [v for v, seq, z in marks if z == zone and seq > 0]
+        total = sum(seq for _v, seq, z in marks if z == zone)
+        problems += _compare(_vms, ("village_id", "month", "council"), _village_rows, villages, total, zone)
+        problems += _compare(
+            _hms, ("month", "village_id", "household_id"), _household_rows, villages, total, zone
+        )
+        problems += _compare(
+            _hys, ("year", "village_id", "household_id"), _household_year_rows, villages, total, zone
+        )
     return {"ok": not problems, "villages": len(marks), "problems": problems}
 
 
-def _compare(table, keys: tuple[str, ...], fold, ranges: list[tuple[int, int, int]], zone: str) -> list[str]:
-    """Rows of `table` that differ from the ledger folded again over `ranges`, named by key."""
+def _compare(table, keys: tuple[str, ...], fold, villages: list[int], total: int, zone: str) -> list[str]:
+    """Rows of `table` that differ from the villages' chains folded again up to their marks, by key."""
     figures = [c.name for c in table.c if c.name not in keys]
     stored = table.alias("stored")
     stored_rows = select(*(stored.c[k] for k in keys), *(stored.c[f] for f in figures)).where(
-        stored.c.village_id.in_([v for v, _lo, _hi in ranges])
+        stored.c.village_id.in_(villages)
     )
-    tx = _folded_transactions(ranges, ZoneInfo(zone))
+    ranges = (
+        select(_marks.c.village_id, literal(0).label("lo"), _marks.c.seq.label("hi"))
+        .where(_marks.c.village_id.in_(villages))
+        .cte("ranges")
+    )
+    tx = _folded_transactions(ranges, total, ZoneInfo(zone))
     if tx is None:
         wrong, missing = stored_rows.limit(MAX_REPORTED), None
     else:

@@ -22,6 +22,7 @@ def upgrade():
         sa.Column("village_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("zone", sa.String(length=64), nullable=False),
+        sa.Column("target", sa.BigInteger(), nullable=True),
         sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("village_id", name=op.f("pk_summary_marks")),
     )
