@@ -4,6 +4,7 @@
     python bench/reports.py --villages 20 --households 200 --transactions 2000    # a quick run
     python bench/reports.py --keep                   # keep the database (mb_bench_reports) afterwards
     python bench/reports.py --reuse                  # time again on a kept database, without rebuilding
+    python bench/reports.py --county --keep          # only the county comparison: ledger, then summary
 
 The dataset is one year (2025, Asia/Shanghai) of a county. It is built with COPY, respecting the
 ledger's invariants: every transaction balances, balance_after runs per account, cached balances and
@@ -860,7 +861,130 @@ def time_participation(app, villages: int) -> list[str]:
     return ["", "| Participation (one village-year) | Time |", "|---|---:|", *rows]
 
 
+def hardware() -> str:
+    """The CPU, its cores, the memory and PostgreSQL's version, for the record."""
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        memory = int(f.readline().split()[1]) / 2**20
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        server = conn.execute("SHOW server_version").fetchone()[0]
+    return (
+        f"{model}, {os.cpu_count()} cores, {memory:.0f} GB RAM, PostgreSQL {server}, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the start"
+    )
+
+
+def run_county_timings(app, runs: int) -> list[str]:
+    """The county comparison before (ledger entries) and after (the summary), and the summary's upkeep."""
+    from merit_bank.ledger import services as ledger
+    from merit_bank.reports import summary
+
+    lines: list[str] = []
+    with app.app_context():
+        admin = db.session.scalar(db.select(User).where(User.username == "bench-admin"))
+        token = create_access_token(identity=str(admin.id))
+        counts = {
+            name: db.session.scalar(text(f"SELECT count(*) FROM {name}"))
+            for name in ("villages", "households", "ledger_transactions", "ledger_entries")
+        }
+        folded = db.session.scalar(text("SELECT count(*) FROM summary_marks"))
+    print("dataset:", ", ".join(f"{k} {v:,d}" for k, v in counts.items()))
+    lines.append("Dataset: " + ", ".join(f"{v:,d} {k}" for k, v in counts.items()) + ".")
+    headers = {"Authorization": f"Bearer {token}"}
+    client = app.test_client()
+
+    def get(url: str) -> Any:
+        response = client.get(url, headers=headers)
+        assert response.status_code == 200, (url, response.status_code, response.get_data()[:300])
+        return response.get_json()
+
+    month, year = f"/api/v1/reports/villages?month={YEAR}-06", f"/api/v1/reports/villages?year={YEAR}"
+    app.config["REPORTS_FROM_SUMMARY"] = False
+    before = {}
+    for label, url in (("month", month), ("year", year)):
+        _l, before[label], _r = timed(
+            f"county comparison, one {label}, from the ledger", lambda u=url: get(u), runs
+        )
+    app.config["REPORTS_FROM_SUMMARY"] = True
+    with app.app_context():
+        if folded:  # a kept database: empty the summary to time its first build again
+            for table in (
+                "summary_marks",
+                "village_month_summary",
+                "household_month_summary",
+                "household_year_summary",
+            ):
+                db.session.execute(text(f"TRUNCATE {table}"))
+            db.session.commit()
+        started = time.perf_counter()
+        built = summary.refresh()
+        build_s = time.perf_counter() - started
+        rows = {
+            name: db.session.scalar(text(f"SELECT count(*) FROM {name}"))
+            for name in ("village_month_summary", "household_month_summary", "household_year_summary")
+        }
+    print(f"  summary built in {build_s:.1f} s: {len(built)} villages, {rows}")
+    after = {}
+    for label, url in (("month", month), ("year", year)):
+        _l, after[label], _r = timed(
+            f"county comparison, one {label}, from the summary", lambda u=url: get(u), runs
+        )
+    app.config["REPORTS_FROM_SUMMARY"] = False
+    ledger_month, ledger_year = get(month), get(year)
+    app.config["REPORTS_FROM_SUMMARY"] = True
+    same = ledger_month == get(month) and ledger_year == get(year)
+    print(f"  summary and ledger give the same bodies: {same}")
+
+    # Every village posts once, then a comparison folds those 300 postings on its way.
+    with app.app_context():
+        households = db.session.execute(
+            text("SELECT DISTINCT ON (village_id) village_id, id FROM households ORDER BY village_id, id")
+        ).all()
+        stamp = int(time.time())
+        for village_id, household_id in households:
+            ledger.award(
+                village_id=village_id,
+                household_id=household_id,
+                council="volunteer",
+                points=1,
+                idempotency_key=f"bench-summary:{stamp}:{village_id}",
+                actor_id=admin.id,
+            )
+        db.session.remove()
+    started = time.perf_counter()
+    get(month)
+    stale_month_s = time.perf_counter() - started
+    print(f"  county comparison, one month, every village one posting behind: {stale_month_s * 1000:.0f} ms")
+    with app.app_context():
+        started = time.perf_counter()
+        outcome = summary.verify()
+        verify_s = time.perf_counter() - started
+    print(f"  summary verify: ok={outcome['ok']} in {verify_s:.1f} s {outcome['problems'][:3]}")
+
+    lines += [
+        "",
+        "| County comparison (API) | From the ledger (before) | From the summary (after) |",
+        "|---|---:|---:|",
+        f"| One month ({YEAR}-06) | {before['month'] * 1000:,.0f} ms | {after['month'] * 1000:,.0f} ms |",
+        f"| Whole year ({YEAR}) | {before['year'] * 1000:,.0f} ms | {after['year'] * 1000:,.0f} ms |",
+        "",
+        f"Summary: first build {build_s:.1f} s ({rows['village_month_summary']:,d} village × month × council "
+        f"rows, {rows['household_month_summary']:,d} household × month rows, "
+        f"{rows['household_year_summary']:,d} household × year rows); one month's comparison right "
+        f"after one posting in each of the {len(households)} villages (folded on the way) "
+        f"{stale_month_s * 1000:,.0f} ms; summary verification {verify_s:.1f} s (ok: {outcome['ok']}); "
+        f"same response bodies from both: {same}.",
+    ]
+    return lines
+
+
 def main() -> None:
+    global DB_NAME
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -872,8 +996,17 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="time a kept database; do not rebuild")
     parser.add_argument("--verify", action="store_true", help="also run the ledger's verify() on the dataset")
+    parser.add_argument("--database", default=DB_NAME, help=f"the bench database's name (default {DB_NAME})")
+    parser.add_argument(
+        "--county",
+        action="store_true",
+        help="time only the county comparison, before (ledger) and after (summary), and the summary's upkeep",
+    )
+    parser.add_argument("--runs", type=int, default=3, help="best of how many runs per report")
     args = parser.parse_args()
+    DB_NAME = args.database
 
+    print(hardware())
     app = create_app({**CONFIG, "SQLALCHEMY_DATABASE_URI": pg_url(DB_NAME)})
     print(f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs")
     if not args.reuse:
@@ -889,6 +1022,12 @@ def main() -> None:
         print("building the county ...")
         build(args.villages, args.households, args.transactions, args.seed)
         print(f"built in {time.perf_counter() - started:.0f} s")
+    else:
+        with app.app_context():  # a database kept by an earlier version: bring its schema up to date
+            from flask_migrate import upgrade
+
+            upgrade()
+            db.session.remove()
     try:
         if args.verify:
             with app.app_context():
@@ -900,8 +1039,11 @@ def main() -> None:
                     f"verify: ok={result['ok']} in {time.perf_counter() - started:.0f} s "
                     f"{'' if result['ok'] else result}"
                 )
-        lines = run_timings(app, args.villages) + star_timings(app, args.villages)
-        lines += time_participation(app, args.villages)
+        if args.county:
+            lines = run_county_timings(app, args.runs)
+        else:
+            lines = run_timings(app, args.villages)
+        lines += star_timings(app, args.villages) + time_participation(app, args.villages)
         print("\n".join(lines))
     finally:
         with app.app_context():

@@ -110,6 +110,7 @@ def _register_domains(app: Flask, api: MeritApi) -> None:
     from .operations import cli as operations_cli
     from .reports import api as reports_api
     from .reports import cli as reports_cli
+    from .reports import models as reports_models
     from .reports import views as reports_views
     from .rules import api as rules_api
     from .rules import cli as rules_cli
@@ -131,6 +132,7 @@ def _register_domains(app: Flask, api: MeritApi) -> None:
     # Every table is mapped before the first query (and before Alembic compares the schema).
     del auth_models, villages_models, households_models, ledger_models, rules_models, claims_models
     del events_models, shop_models, checkpoints_models, supervision_models, stars_models
+    del reports_models
     for blueprint in (
         auth_api.blp, villages_api.blp, households_api.blp, ledger_api.blp, rules_api.blp, claims_api.blp,
         events_api.blp, shop_api.blp, reports_api.blp, checkpoints_api.blp, supervision_api.blp,

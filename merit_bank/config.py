@@ -60,6 +60,9 @@ class Config:
         # What time it is, for every domain and for sessions (database.utcnow): None is the system clock.
         # Tests set a callable returning an aware UTC datetime to move time without sleeping.
         self.CLOCK = None
+        # The county comparison reads the points summary (reports/summary.py) for whole months; "0" makes
+        # it read the ledger's entries instead (slower at county size, same figures).
+        self.REPORTS_FROM_SUMMARY = env.get("MERIT_BANK_REPORTS_FROM_SUMMARY", "1") != "0"
 
         self.JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=int(env.get("JWT_ACCESS_MINUTES", "15")))
         self.JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=int(env.get("JWT_REFRESH_DAYS", "30")))

@@ -37,6 +37,7 @@ def verify_ledger_command(village_id: int | None, checkpoints_source: str | None
         click.echo(f"Ledger OK: {result['transactions']} transactions. Heads: {heads or 'none'}")
         if checkpoints_source is not None:
             _check_remembered(checkpoints_source, village_id)
+        _check_summary(village_ids)
         return
     where = f"transaction {result['first_bad_id']}" if result["first_bad_id"] else "ledger"
     click.echo(f"Ledger BROKEN at {where} (village {result.get('village_id')}): {result['reason']}", err=True)
@@ -75,6 +76,19 @@ def _check_remembered(source: str, village_id: int | None) -> None:
         )
         sys.exit(1)
     click.echo(f"Checkpoints OK: the chain passes through all {outcome['checked']} remembered checkpoints.")
+
+
+def _check_summary(village_ids: list[int] | None) -> None:
+    """Exit 1 naming every row of the reports' points summary that the ledger does not give."""
+    # Composed here, like the checkpoints: the summary is the reports' table, read from the ledger.
+    from ..reports import summary
+
+    outcome = summary.verify(village_ids)
+    if not outcome["ok"]:
+        for problem in outcome["problems"]:
+            click.echo(f"Summary MISMATCH: {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"Summary OK: {outcome['villages']} villages agree with the ledger.")
 
 
 @click.command("export-ledger")

@@ -1,8 +1,10 @@
-"""CLI: `import-households` (a roster from XLSX/CSV, with a progress bar) and `export` (to a file)."""
+"""CLI: `import-households` (a roster from XLSX/CSV, with a progress bar), `export` (to a file) and
+`refresh-summary` (fold new ledger transactions into the points summary)."""
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -15,7 +17,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..inputs import PLAIN_TEXT
 from ..villages.models import Village
-from . import exports, importer
+from . import exports, importer, summary
 from .periods import parse_period
 
 
@@ -108,7 +110,27 @@ def export_command(
     click.echo(f"wrote {path}")
 
 
-commands = [import_households_command, export_command]
+@click.command("refresh-summary")
+@click.option(
+    "--village", "village_code", type=PLAIN_TEXT, help="One village's code (default: every village)."
+)
+@click.option(
+    "--rebuild", is_flag=True, help="Drop the villages' summary rows and fold their whole chains again."
+)
+@with_appcontext
+def refresh_summary_command(village_code: str | None, rebuild: bool) -> None:
+    """Fold new ledger transactions into the points summary (safe to run at any time, e.g. from cron)."""
+    village_ids = [_village(village_code).id] if village_code else None
+    started = time.perf_counter()
+    folded = summary.refresh(village_ids, rebuild=rebuild)
+    count = sum(hi - lo for lo, hi in folded.values())
+    click.echo(
+        f"Summary refreshed: {count} transactions of {len(folded)} villages folded "
+        f"in {time.perf_counter() - started:.1f} s."
+    )
+
+
+commands = [import_households_command, export_command, refresh_summary_command]
 
 
 def seed_demo_notes(demo) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, and_, case, func, literal, select, text
 from sqlalchemy.sql import Select
@@ -544,8 +545,14 @@ def village_stats(actor: User, village_id: int | None, period: Period) -> dict[s
 def villages_overview(actor: User, period: Period) -> dict[str, Any]:
     """Every village in scope side by side for a period (the township / county dashboard)."""
     policy.ensure_compares_villages(actor)
-    analytic_reads()
     ids = visible_village_ids(actor)
+    from_summary = _from_summary(period)
+    if from_summary:
+        from . import summary
+
+        # Before the reads: the refresh commits, which would end analytic_reads()'s settings.
+        summary.refresh(ids)
+    analytic_reads()
     villages_query = select(Village.id, Village.name, Village.code).order_by(Village.name, Village.id)
     if ids is not None:
         villages_query = villages_query.where(Village.id.in_(ids))
@@ -557,16 +564,7 @@ def villages_overview(actor: User, period: Period) -> dict[str, Any]:
             .group_by(Household.village_id)
         ).all()
     )
-    earned: dict[int, int] = defaultdict(int)
-    deducted: dict[int, int] = defaultdict(int)
-    earning: dict[int, int] = defaultdict(int)
-    for village_id, _household_id, cls, amount in household_totals(ids, period):
-        if cls == "earn":
-            earned[village_id] += amount
-            earning[village_id] += amount > 0
-        else:
-            deducted[village_id] += amount
-    spent = _spent(ids, period)
+    figures, spent, by_month = _summary_points(ids, period) if from_summary else _ledger_points(ids, period)
     checkins: dict[int, int] = defaultdict(int)
     for row in _checkins(ids, period):
         checkins[row["village_id"]] += row["checkins"]
@@ -574,7 +572,8 @@ def villages_overview(actor: User, period: Period) -> dict[str, Any]:
     rows = []
     for village_id, name, code in villages:
         total = int(households.get(village_id, 0))
-        active = int(earning.get(village_id, 0))
+        points = figures.get(village_id, {"earned": 0, "deducted": 0, "earning": 0})
+        active = points["earning"]
         rows.append(
             {
                 "village_id": village_id,
@@ -583,8 +582,8 @@ def villages_overview(actor: User, period: Period) -> dict[str, Any]:
                 "households": total,
                 "earning": active,
                 "rate": _rate(active, total),
-                "issued": int(earned.get(village_id) or 0),
-                "deducted": -int(deducted.get(village_id) or 0),
+                "issued": points["earned"],
+                "deducted": points["deducted"],
                 "redeemed": spent.get(village_id, 0),
                 "checkins": checkins.get(village_id, 0),
                 "claims": claims.get(village_id, {"total": 0, "pending": 0}),
@@ -602,8 +601,41 @@ def villages_overview(actor: User, period: Period) -> dict[str, Any]:
             "redeemed": sum(r["redeemed"] for r in rows),
             "checkins": sum(r["checkins"] for r in rows),
         },
-        "by_month": issued_by_month(ids, period),
+        "by_month": by_month,
     }
+
+
+def _from_summary(period: Period) -> bool:
+    """Whether the county comparison reads the summary: for whole months, unless switched off."""
+    from . import summary
+
+    return bool(current_app.config.get("REPORTS_FROM_SUMMARY", True)) and summary.covers(period)
+
+
+_Points = tuple[dict[int, dict[str, int]], dict[int, int], list[dict[str, Any]]]
+
+
+def _ledger_points(ids: Sequence[int] | None, period: Period) -> _Points:
+    """Per village {earned, deducted, earning}, spent per village and points by month, from the entries."""
+    figures: dict[int, dict[str, int]] = defaultdict(lambda: {"earned": 0, "deducted": 0, "earning": 0})
+    for village_id, _household_id, cls, amount in household_totals(ids, period):
+        if cls == "earn":
+            figures[village_id]["earned"] += amount
+            figures[village_id]["earning"] += amount > 0
+        else:
+            figures[village_id]["deducted"] -= amount
+    return dict(figures), _spent(ids, period), issued_by_month(ids, period)
+
+
+def _summary_points(ids: Sequence[int] | None, period: Period) -> _Points:
+    """The same figures as _ledger_points, from the summary (whole months only)."""
+    from . import summary
+
+    return (
+        summary.household_figures(ids, period),
+        summary.redeemed(ids, period),
+        summary.issued_by_month(ids, period),
+    )
 
 
 def _claims_by_village(ids: Iterable[int] | None, period: Period) -> dict[int, dict[str, int]]:

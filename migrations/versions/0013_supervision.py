@@ -1,7 +1,7 @@
 """Supervision: the flags table, and the indexes the flag queries read the period's rows by.
 
 Revision ID: 0013
-Revises: 0012 (chained after merging the regions commit; the lead re-chains)
+Revises: 0012
 """
 
 import sqlalchemy as sa

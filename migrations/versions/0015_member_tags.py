@@ -1,15 +1,14 @@
 """Member tags (身份标签): a village's list of tags and the tags each member carries.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-# Chained after the newest revision on this branch so it has one head; the lead re-chains on merge.
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

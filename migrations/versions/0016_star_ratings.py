@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-# Chained after 0015 (member tags, merged from `tags`) so the tree has one head; the lead re-chains.
 down_revision = "0015"
 branch_labels = None
 depends_on = None
