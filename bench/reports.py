@@ -1039,10 +1039,7 @@ def main() -> None:
                     f"verify: ok={result['ok']} in {time.perf_counter() - started:.0f} s "
                     f"{'' if result['ok'] else result}"
                 )
-        if args.county:
-            lines = run_county_timings(app, args.runs)
-        else:
-            lines = run_timings(app, args.villages)
+        lines = run_county_timings(app, args.runs) if args.county else run_timings(app, args.villages)
         lines += star_timings(app, args.villages) + time_participation(app, args.villages)
         print("\n".join(lines))
     finally:
