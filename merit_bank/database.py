@@ -112,9 +112,10 @@ def _forget_writes(session: Session, transaction: Any) -> None:
 
 @event.listens_for(Session, "pending_to_persistent")
 @event.listens_for(Session, "loaded_as_persistent")
+@event.listens_for(Session, "detached_to_persistent")
 def _keep(session: Session, instance: Any) -> None:
-    # A row written or read inside a write transaction (e.g. a claim made for a check-in) is held
-    # strongly until the request ends; see _commit.
+    # A row written or read inside a write transaction (e.g. a claim made for a check-in, or one written
+    # by a statement and added as loaded) is held strongly until the request ends; see _commit.
     if session.info.get(_WRITE_FLAG):
         session.info.setdefault(_KEPT_NOW, []).append(instance)
 
