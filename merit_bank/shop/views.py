@@ -28,7 +28,7 @@ from ..extensions import db
 from ..households.models import Household
 from ..ledger import services as ledger
 from ..paging import paginate
-from . import policy, services
+from . import months, policy, services
 from .models import RedemptionVoid, Shop
 from .schemas import ItemCreateSchema, ItemUpdateSchema, RestockSchema, ShopCreateSchema, StocktakeSchema
 
@@ -145,7 +145,7 @@ def receipt(redemption_id: int):
         can_void=policy.may_void(
             g.user,
             redemption,
-            today=local_date(services.clock()),
+            today=local_date(months.clock()),
             day=local_date(redemption.created_at),
         ),
         balance_now=ledger.household_balance(household.id),
@@ -290,7 +290,7 @@ def redemptions(shop_id: int):
     try:
         day = datetime.strptime(day_text, "%Y-%m-%d").date()
     except ValueError:
-        day = local_date(services.clock())
+        day = local_date(months.clock())
     start = datetime.combine(day, time(0), tzinfo=local_zone())
     query = services.list_redemptions(g.user, shop_id=shop.id, start=start, end=start + timedelta(days=1))
     pager = paginate(query)
@@ -314,7 +314,7 @@ def redemptions(shop_id: int):
         day_total=day_total,
         households=households,
         day=day,
-        today=local_date(services.clock()),
+        today=local_date(months.clock()),
         prev_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
     )

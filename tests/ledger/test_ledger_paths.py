@@ -20,6 +20,7 @@ from sqlalchemy import func, select, text
 from merit_bank.database import is_sqlite, transaction
 from merit_bank.errors import DomainError
 from merit_bank.extensions import db
+from merit_bank.ledger import posting as ledger_posting
 from merit_bank.ledger import services as ledger
 from merit_bank.ledger.models import ChainHead, Entry, Transaction
 from tests.conftest import DATABASES, _fresh_database, app_for
@@ -74,7 +75,7 @@ def _run(app, monkeypatch) -> dict[str, Any]:
     start = datetime(2025, 3, 1, 8, 0, 0, 123456, tzinfo=UTC)
     seconds = [0, 1, 2, 1, *range(3, 60)]
     clock = {"now": start}
-    monkeypatch.setattr(ledger, "utcnow", lambda: clock["now"])
+    monkeypatch.setattr(ledger_posting, "utcnow", lambda: clock["now"])
     outcomes: list[Any] = []
     with app.app_context():
         for n, step in enumerate(_script(lv.households, lv.shops[0])):
@@ -145,7 +146,7 @@ def test_a_posting_whose_hash_python_does_not_reproduce_is_not_committed(app, lv
             pytest.skip("the hash is computed by the database only on PostgreSQL")
         ledger.award(village_id=1, household_id=lv.households[0], council="volunteer", points=5,
                      idempotency_key="ok", actor_id=1)  # fmt: skip
-        monkeypatch.setattr(ledger, "transaction_hash", lambda **fields: "f" * 64)
+        monkeypatch.setattr(ledger_posting, "transaction_hash", lambda **fields: "f" * 64)
         with pytest.raises(RuntimeError, match=r"differs from hashing\.py"):
             ledger.award(village_id=1, household_id=lv.households[0], council="volunteer", points=5,
                          idempotency_key="bad", actor_id=1)  # fmt: skip
@@ -241,8 +242,8 @@ def test_the_posting_statement_stays_within_psycopgs_parse_cache():
     limit = getattr(queries, "MAX_CACHED_STATEMENT_LENGTH", None)
     if limit is None:
         pytest.skip("this psycopg has no parse cache limit")
-    assert len(ledger._PG_POST.encode()) <= limit
-    assert ledger._PG_POST.count("%(") <= queries.MAX_CACHED_STATEMENT_PARAMS
+    assert len(ledger_posting._PG_POST.encode()) <= limit
+    assert ledger_posting._PG_POST.count("%(") <= queries.MAX_CACHED_STATEMENT_PARAMS
 
 
 @pytest.mark.race

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from merit_bank.extensions import db
+from merit_bank.ledger import posting as ledger_posting
 from merit_bank.ledger import services as ledger
 from merit_bank.ledger.models import Account, Entry, Transaction
 from tests.factories import auth, make_household, make_shop, make_user, make_village, root_admin
@@ -101,7 +102,7 @@ class RWorld:
 
 def make_rworld(app: Flask, monkeypatch) -> RWorld:
     clock = LedgerClock()
-    monkeypatch.setattr(ledger, "utcnow", clock)
+    monkeypatch.setattr(ledger_posting, "utcnow", clock)
     village = make_village(app, "幸福村", groups=("一组", "二组"))
     other = make_village(app, "邻村", groups=("一组",))
     heads = [

@@ -122,7 +122,7 @@ def villager_of(app: Flask, household: dict[str, Any]) -> int:
 
 
 class FixedClock:
-    """A clock the test moves by hand (replaces merit_bank.shop.services.clock)."""
+    """A clock the test moves by hand (replaces merit_bank.shop.months.clock)."""
 
     def __init__(self, moment: datetime) -> None:
         self.moment = moment

@@ -10,6 +10,7 @@ from merit_bank.extensions import db
 from merit_bank.households import services as household_services
 from merit_bank.households.models import Household
 from merit_bank.ledger import services as ledger
+from merit_bank.shop import months as shop_months
 from merit_bank.shop import services as shop_services
 from merit_bank.shop.models import Redemption, StockMovement
 from tests.factories import auth, make_household, make_village
@@ -200,7 +201,7 @@ def test_monthly_limits_reset_at_midnight_shanghai_on_the_first(app, client, mon
     world = build_world(app)
     household = world.households[0]
     clock = FixedClock(datetime(2026, 1, 31, 15, 30, tzinfo=UTC))  # 23:30 on 31 Jan in Shanghai
-    monkeypatch.setattr(shop_services, "clock", clock)
+    monkeypatch.setattr(shop_months, "clock", clock)
     assert redeem(client, world.keeper, _body(world, household, 大米=2)).status_code == 201
     over = redeem(client, world.keeper, _body(world, household, 大米=1))
     assert over.status_code == 409 and over.json["type"] == "limit-reached"
@@ -234,7 +235,7 @@ def test_a_voided_redemption_no_longer_counts_against_the_limit(app, client):
 def test_lists_of_redemptions_by_shop_and_time(app, client, monkeypatch):
     world = build_world(app)
     clock = FixedClock(datetime(2026, 3, 1, 2, 0, tzinfo=UTC))
-    monkeypatch.setattr(shop_services, "clock", clock)
+    monkeypatch.setattr(shop_months, "clock", clock)
     a = redeem(client, world.keeper, _body(world, world.households[0], 食盐=1)).json
     clock.moment = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
     b = redeem(client, world.keeper, _body(world, world.households[1], 食盐=2)).json

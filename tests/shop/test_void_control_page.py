@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from merit_bank.database import utcnow
-from merit_bank.shop import services as shop_services
+from merit_bank.shop import months as shop_months
 from tests.factories import PIN
 from tests.shop.shop_helpers import FixedClock, build_world, redeem, villager_of, web_login
 from tests.shop.test_shop_pages import _username
@@ -38,7 +38,7 @@ def test_the_void_control_follows_the_policy_for_keeper_admin_villager_and_a_lat
     assert VOID not in _receipt(app, villager, r["id"], PIN)
 
     # Two days later a shopkeeper's void is refused (void-too-late): no control; an admin still may.
-    monkeypatch.setattr(shop_services, "clock", FixedClock(utcnow() + timedelta(days=2)))
+    monkeypatch.setattr(shop_months, "clock", FixedClock(utcnow() + timedelta(days=2)))
     assert VOID not in _receipt(app, world.shopkeeper_id, r["id"])
     late = world.app.test_client().post(
         f"/api/v1/redemptions/{r['id']}/void", json={"reason": "退货"}, headers=world.keeper

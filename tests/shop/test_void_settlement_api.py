@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from merit_bank.clock import local_zone
 from merit_bank.extensions import db
 from merit_bank.ledger import services as ledger
+from merit_bank.shop import months as shop_months
 from merit_bank.shop import services as shop_services
 from merit_bank.shop.models import Redemption, StockMovement
 from tests.shop.shop_helpers import FixedClock, balance, build_world, redeem, stock
@@ -70,7 +71,7 @@ def test_a_void_returns_points_and_stock_through_reversals_once(app, client):
 def test_a_shopkeeper_voids_only_on_the_same_day_an_admin_any_time(app, client, monkeypatch):
     world = build_world(app)
     clock = FixedClock(datetime(2026, 5, 10, 15, 50, tzinfo=UTC))  # 23:50 in Shanghai
-    monkeypatch.setattr(shop_services, "clock", clock)
+    monkeypatch.setattr(shop_months, "clock", clock)
     r = redeem(client, world.keeper, _body(world, world.households[0], 食盐=1)).json
     clock.moment = datetime(2026, 5, 10, 16, 5, tzinfo=UTC)  # 00:05 the next day in Shanghai
     late = _void(client, world.keeper, r["id"])
@@ -97,7 +98,7 @@ def test_villagers_cannot_void(app, client):
 def test_settlement_counts_the_month_in_points_and_yuan(app, client, monkeypatch):
     world = build_world(app, point_value_fen=12)
     clock = FixedClock(datetime(2026, 4, 30, 15, 0, tzinfo=UTC))  # 23:00 on 30 April, Shanghai
-    monkeypatch.setattr(shop_services, "clock", clock)
+    monkeypatch.setattr(shop_months, "clock", clock)
     a, b = world.households
     redeem(client, world.keeper, _body(world, a, 大米=2, 食盐=1))
     voided = redeem(client, world.keeper, _body(world, b, 食用油=1)).json
@@ -123,7 +124,7 @@ def test_settlement_counts_the_month_in_points_and_yuan(app, client, monkeypatch
 def test_a_closed_month_stays_as_it_was_and_later_voids_land_in_the_next(app, client, monkeypatch):
     world = build_world(app)
     clock = FixedClock(datetime(2026, 6, 30, 8, 0, tzinfo=UTC))
-    monkeypatch.setattr(shop_services, "clock", clock)
+    monkeypatch.setattr(shop_months, "clock", clock)
     household = world.households[0]
     kept_open = redeem(client, world.keeper, _body(world, household, 食盐=2)).json
     closed_later = redeem(client, world.keeper, _body(world, household, 大米=1)).json
