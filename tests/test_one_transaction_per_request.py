@@ -13,10 +13,11 @@ from tests.shop.shop_helpers import build_world, redeem
 from tests.sql_counting import counting
 
 # What SQLAlchemy sends for each request on PostgreSQL (BEGIN, COMMIT and the ledger's posting statement
-# not included), with a little slack: today 7 for a redemption and 6 for a card check-in (the user, the
+# not included), with a little slack: today 4 for a redemption (the user; the shop, household and replay
+# check; the shop and item locks; one statement for every write) and 6 for a card check-in (the user, the
 # event, the household, the member's check-in with the rule, one statement for every write, the claim's
-# posting id), so 10 and 9 with BEGIN, COMMIT and the posting (docs/benchmarks.md, "HTTP, issue #11").
-REDEMPTION_STATEMENTS = 8
+# posting id), so 7 and 9 with BEGIN, COMMIT and the posting (docs/benchmarks.md, "HTTP, issue #11").
+REDEMPTION_STATEMENTS = 5
 CHECKIN_STATEMENTS = 7
 
 
