@@ -85,6 +85,6 @@ def test_a_balance_read_on_postgresql_is_two_statements_without_a_transaction(ap
     assert response.status_code == 200 and response.json["balance"] == 200
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
-            # The user with the token's revocation; the household's village (the scope check) with the balance.
+            # The user with the token's revocation; the household's village (scope check) with the balance.
             assert len(counts.statements) == 2, counts.statements
             assert all(counts.autocommit) and counts.commits == 0  # so no BEGIN, no ROLLBACK
