@@ -138,8 +138,8 @@ def _forget_writes(session: Session, transaction: Any) -> None:
 
 
 def _keep(session: Session, instance: Any) -> None:
-    # A row written or read inside a write transaction (e.g. a claim made for a check-in) is held
-    # strongly until the request ends; see _commit.
+    # A row written or read inside a write transaction (e.g. a claim made for a check-in, or one written
+    # by a statement and added as loaded) is held strongly until the request ends; see _commit.
     if session.info.get(_WRITE_FLAG):
         session.info.setdefault(_KEPT_NOW, []).append(instance)
 
@@ -335,6 +335,7 @@ _LISTENERS: tuple[tuple[Any, str, Callable[..., Any]], ...] = (
     (Session, "after_transaction_end", _forget_writes),
     (Session, "pending_to_persistent", _keep),
     (Session, "loaded_as_persistent", _keep),
+    (Session, "detached_to_persistent", _keep),
     (Session, "after_transaction_end", _autocommit_ended),
     (Session, "before_flush", _no_flush_in_autocommit),
     (Pool, "checkout", _discard_dead),

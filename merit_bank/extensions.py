@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import Babel
-from flask_jwt_extended import JWTManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from .verified_tokens import VerifyOnceJWTManager
 
 # Stable constraint names so Alembic can alter tables on SQLite (batch mode) and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -26,6 +27,6 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-jwt = JWTManager()
+jwt = VerifyOnceJWTManager()
 babel = Babel()
 csrf = CSRFProtect()

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import IO, Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..auth import audit
 from ..auth.models import User
@@ -343,41 +346,21 @@ def create_claim_for_checkin(
     The ledger key of its posting is the source key. A check-in past the rule's monthly cap is kept as a
     rejected claim (the attendance is recorded, the points are not) rather than refused.
     """
-    if not source_key or len(source_key) > 120:
-        raise ValueError("source_key must be 1 to 120 characters")
-    _check_quantity(quantity)
     with transaction():
         # No look for the key first: the insert below finds an existing claim (IntegrityError) anyway.
-        household = db.session.get(Household, household_id)
-        if household is None:
-            raise NotFound("not-found", _("No such household."))
-        rule = rule_services.get_rule(rule_id)
-        day = local_date(occurred_at)
-        rule_services.ensure_usable(rule, household.village_id, day)
-        version = rule_services.current_version(rule)
-        now = utcnow()
-        claim = Claim(
-            village_id=household.village_id,
-            household_id=household.id,
+        planned = plan_claim_for_checkin(
+            household_id=household_id,
             member_id=member_id,
-            rule_id=rule.id,
-            rule_version_id=version.id,
-            rule_version=version.version,
-            council=version.council,
+            rule_id=rule_id,
             quantity=quantity,
-            points=version.points * quantity,
-            note="",
-            occurred_on=day,
-            status="pending",
-            source="checkin",
+            occurred_at=occurred_at,
+            actor_id=actor_id,
             source_key=source_key,
-            created_by_id=actor_id,
-            entered_by_id=actor_id,
-            late_entry=late or is_late_entry(household.village_id, day, local_date(entered_at or now)),
-            # The entry time decides the second month a late entry counts against (see `_cap_months`).
-            created_at=entered_at or now,
-            updated_at=now,
+            late=late,
+            entered_at=entered_at,
+            judge_cap=False,
         )
+        claim = planned.claim
         if own_race:
             try:
                 # A concurrent check-in with the same key (PostgreSQL) loses here and returns the winner's.
@@ -393,15 +376,137 @@ def create_claim_for_checkin(
             db.session.add(claim)
             db.session.flush()
         _record(claim, "create", actor_id, None)
-        if not version.needs_review and not claim.late_entry:
+        if planned.posts:
             try:
-                _post(claim, version, actor_id, now)
+                _post(claim, planned.version, actor_id, claim.updated_at)
             except DomainError as exc:
                 if exc.code != "monthly-cap-reached":
                     raise
                 _refuse(claim, str(exc.detail or exc.code))
         db.session.flush()
     return claim
+
+
+@dataclass
+class PlannedClaim:
+    """A check-in's claim, judged but not yet written (see plan_claim_for_checkin)."""
+
+    claim: Claim  # transient: every column but the id
+    actions: list[dict[str, Any]]  # its history rows, without claim_id
+    version: RuleVersion
+    posts: bool  # a posting follows the insert (see post_planned_claim)
+
+
+def plan_claim_for_checkin(
+    *,
+    household_id: int,
+    member_id: int | None,
+    rule_id: int,
+    quantity: int,
+    occurred_at: datetime,
+    actor_id: int | None,
+    source_key: str,
+    late: bool = False,
+    entered_at: datetime | None = None,
+    judge_cap: bool = True,
+) -> PlannedClaim:
+    """Judge the claim a check-in makes without writing it, so that the caller can insert it in one
+    statement with its own rows (events: the check-in and the scan's log) and then post it.
+
+    With `judge_cap`, a rule's monthly cap is judged here, before the insert (under the household's row
+    lock on PostgreSQL, as `_post` does): a check-in past the cap plans a rejected claim.
+    Must run inside transaction(). See create_claim_for_checkin for the rules.
+    """
+    if not source_key or len(source_key) > 120:
+        raise ValueError("source_key must be 1 to 120 characters")
+    _check_quantity(quantity)
+    household = db.session.get(Household, household_id)
+    if household is None:
+        raise NotFound("not-found", _("No such household."))
+    rule = rule_services.get_rule(rule_id)
+    day = local_date(occurred_at)
+    rule_services.ensure_usable(rule, household.village_id, day)
+    version = rule_services.current_version(rule)
+    now = utcnow()
+    claim = Claim(
+        village_id=household.village_id,
+        household_id=household.id,
+        member_id=member_id,
+        rule_id=rule.id,
+        rule_version_id=version.id,
+        rule_version=version.version,
+        council=version.council,
+        quantity=quantity,
+        points=version.points * quantity,
+        note="",
+        occurred_on=day,
+        status="pending",
+        source="checkin",
+        source_key=source_key,
+        created_by_id=actor_id,
+        entered_by_id=actor_id,
+        late_entry=late or is_late_entry(household.village_id, day, local_date(entered_at or now)),
+        first_approver_id=None,
+        notice_ends_at=None,
+        posted_at=None,
+        transaction_id=None,
+        photo_name=None,
+        photo_type=None,
+        # The entry time decides the second month a late entry counts against (see `_cap_months`).
+        created_at=entered_at or now,
+        updated_at=now,
+    )
+    actions = [_action("create", actor_id, None, "pending", now)]
+    posts = not version.needs_review and not claim.late_entry
+    if posts and judge_cap:
+        try:
+            _check_cap(claim, version)
+        except DomainError as exc:
+            if exc.code != "monthly-cap-reached":
+                raise
+            claim.status = "rejected"
+            actions.append(_action("refuse", None, "pending", "rejected", now, str(exc.detail or exc.code)))
+            posts = False
+        else:
+            claim.status = "posted"
+            claim.posted_at = now
+            actions.append(_action("post", actor_id, "pending", "posted", now))
+    return PlannedClaim(claim, actions, version, posts)
+
+
+def post_planned_claim(planned: PlannedClaim, claim_id: int) -> Claim:
+    """The planned claim, written by the caller as row `claim_id`: post it (if it posts) and return it
+    as a loaded row of the session (no read back)."""
+    claim = planned.claim
+    claim.id = claim_id
+    make_transient_to_detached(claim)
+    db.session.add(claim)
+    if planned.posts:
+        posting = _award(claim, planned.version, claim.created_by_id)
+        db.session.connection().execute(_SET_TRANSACTION, {"id": claim_id, "transaction_id": posting.id})
+        set_committed_value(claim, "transaction_id", posting.id)
+    return claim
+
+
+_SET_TRANSACTION = text("UPDATE claims SET transaction_id = :transaction_id WHERE id = :id")
+
+
+def _action(
+    action: str,
+    actor_id: int | None,
+    from_status: str | None,
+    to_status: str,
+    at: datetime,
+    comment: str = "",
+) -> dict[str, Any]:
+    return {
+        "action": action,
+        "actor_id": actor_id,
+        "from_status": from_status,
+        "to_status": to_status,
+        "comment": comment[:500],
+        "created_at": at,
+    }
 
 
 # --- reviewing ---------------------------------------------------------------------------------------
@@ -466,27 +571,42 @@ def _ledger_key(claim: Claim) -> str:
 
 def _post(claim: Claim, version: RuleVersion, actor_id: int | None, now: datetime) -> None:
     """Post the claim to the ledger under the version it was judged under, within the monthly cap."""
-    if version.monthly_cap is not None:
-        if not is_sqlite():
-            # Serializes postings for one household, so two claims cannot both slip under the cap.
-            db.session.execute(
-                select(Household.id).where(Household.id == claim.household_id).with_for_update(key_share=True)
-            )
-        # The fuller of the months the claim counts against decides.
-        used = max(_cap_used(claim, month) for month in _cap_months(claim))
-        if used + abs(claim.points) > version.monthly_cap:
-            raise DomainError(
-                "monthly-cap-reached",
-                _(
-                    "This household already has %(used)d of the %(cap)d points this rule allows in a month.",
-                    used=used,
-                    cap=version.monthly_cap,
-                ),
-                cap=version.monthly_cap,
+    _check_cap(claim, version)
+    posting = _award(claim, version, actor_id)
+    previous = claim.status
+    claim.status = "posted"
+    claim.posted_at = claim.updated_at = now
+    claim.transaction_id = posting.id
+    _record(claim, "post", actor_id, previous)
+
+
+def _check_cap(claim: Claim, version: RuleVersion) -> None:
+    """Refuse a posting that would take the household past the rule's monthly cap."""
+    if version.monthly_cap is None:
+        return
+    if not is_sqlite():
+        # Serializes postings for one household, so two claims cannot both slip under the cap.
+        db.session.execute(
+            select(Household.id).where(Household.id == claim.household_id).with_for_update(key_share=True)
+        )
+    # The fuller of the months the claim counts against decides.
+    used = max(_cap_used(claim, month) for month in _cap_months(claim))
+    if used + abs(claim.points) > version.monthly_cap:
+        raise DomainError(
+            "monthly-cap-reached",
+            _(
+                "This household already has %(used)d of the %(cap)d points this rule allows in a month.",
                 used=used,
-            )
+                cap=version.monthly_cap,
+            ),
+            cap=version.monthly_cap,
+            used=used,
+        )
+
+
+def _award(claim: Claim, version: RuleVersion, actor_id: int | None):
     memo = version.name if claim.quantity == 1 else f"{version.name} ×{claim.quantity}"
-    posting = ledger.award(
+    return ledger.award(
         village_id=claim.village_id,
         household_id=claim.household_id,
         council=claim.council,
@@ -497,11 +617,6 @@ def _post(claim: Claim, version: RuleVersion, actor_id: int | None, now: datetim
         rule_version=claim.rule_version,
         memo=memo[:500],
     )
-    previous = claim.status
-    claim.status = "posted"
-    claim.posted_at = claim.updated_at = now
-    claim.transaction_id = posting.id
-    _record(claim, "post", actor_id, previous)
 
 
 def _refuse(claim: Claim, reason: str) -> None:

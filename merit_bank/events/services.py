@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import contains_eager, make_transient_to_detached, selectinload
 
 from ..auth.models import User
 from ..auth.scope import ensure_manages_village, visible_village_ids
-from ..database import is_sqlite, transaction
+from ..database import is_sqlite, transaction, utcnow
 from ..errors import DomainError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..households import services as household_services
@@ -231,11 +231,15 @@ class _Locked:
 
 
 def _lock_event_for(event_id: int, member_id: int) -> _Locked:
-    """_lock_event, reading in the same round trip the member's check-in and the event's rule.
+    """The event, the member's check-in at it and the event's rule, in one round trip; the event's row
+    is locked only when the event has a capacity.
 
-    The check-in is read with the statement's snapshot, taken before any wait for the lock, so it may
-    miss one committed meanwhile; the unique (event, member) index then refuses the second row and
-    _run answers with the first check-in, as for any race past the lock.
+    Only the capacity needs the lock (counting the check-ins and adding one must not interleave); it is
+    fixed when the event is created, and the event is already in the session (every scan reads it
+    first). Once per member needs no lock: a second check-in of the member is refused by the unique
+    (event, member) index and its claim by the unique source key (the second insert waits for the
+    first transaction and fails when it commits), and _run then answers with the first check-in.
+    The check-in read here may likewise miss one committed meanwhile.
     """
     from ..rules.models import Rule, RuleVersion
 
@@ -247,7 +251,8 @@ def _lock_event_for(event_id: int, member_id: int) -> _Locked:
         .where(Event.id == event_id)
         .execution_options(populate_existing=True)
     )
-    if not is_sqlite():
+    known = db.session.get(Event, event_id)
+    if not is_sqlite() and (known is None or known.capacity is not None):
         query = query.with_for_update(of=Event)
     row = db.session.execute(query).first()
     if row is None:
@@ -269,16 +274,19 @@ def _admit(
     member: Member,
     *,
     at: datetime,
-    method: str,
-    actor: User,
+    scan: Scan,
     found: Checkin | None,
 ) -> Result:
-    """Judge one scan at time `at` and record the check-in; the single rule for online and offline.
+    """Judge one scan at time `at`, record the check-in and log the scan; the single rule for online
+    and offline.
 
-    The caller holds the event's lock and has read the member's check-in, if any (see `_run`).
+    The caller has read the event (locked when it has a capacity) and the member's check-in, if any
+    (see `_run`).
     """
+    method, actor = scan.method, scan.actor
     if found is not None:
         # Repeated taps and re-scans are answered, not refused: the member is checked in.
+        _log(scan, "already", checkin=found)
         return Result(found, created=False)
     if household.village_id != event.village_id or not household.active:
         raise DomainError("not-your-village", _("This event is for another village."), status=403)
@@ -295,6 +303,8 @@ def _admit(
     rule = _get_rule(event.rule_id)
     if rule is None or not rule.active:
         raise DomainError("rule-retired", _("The rule of this event was retired."), status=409)
+    if not is_sqlite():
+        return Result(_write_checkin(event, household, member, rule, at=at, scan=scan), created=True)
     claim_id = None
     if rule.unit != "hour":
         # The claim first, so that the check-in row is written once, with it (no UPDATE after). A second
@@ -322,7 +332,119 @@ def _admit(
     )
     db.session.add(checkin)
     db.session.flush()
+    _log(scan, "created", checkin=checkin)
     return Result(checkin, created=True)
+
+
+# The check-in's writes on PostgreSQL, one round trip: its claim (when the rule counts check-ins) with the
+# claim's history, the check-in and the scan's log. Then the claim's posting and COMMIT, so the village's
+# ledger chain is held across three round trips, as by the least a posting can cost.
+_WRITE_CHECKIN = text("""
+WITH claim AS (
+    INSERT INTO claims (village_id, household_id, member_id, rule_id, rule_version_id, rule_version,
+        council, quantity, points, note, occurred_on, status, source, source_key, created_by_id,
+        entered_by_id, late_entry, posted_at, created_at, updated_at)
+    SELECT :c_village_id, :c_household_id, :c_member_id, :c_rule_id, :c_rule_version_id, :c_rule_version,
+        :c_council, :c_quantity, :c_points, :c_note, :c_occurred_on, :c_status, :c_source, :c_source_key,
+        :c_created_by_id, :c_entered_by_id, :c_late_entry, :c_posted_at, :c_created_at, :c_updated_at
+    WHERE :with_claim
+    RETURNING id
+), actions AS (
+    INSERT INTO claim_actions (claim_id, action, actor_id, from_status, to_status, comment, created_at)
+    SELECT claim.id, a.action, a.actor_id, a.from_status, a.to_status, a.comment, a.created_at
+    FROM claim, unnest(CAST(:a_action AS varchar[]), CAST(:a_actor_id AS integer[]),
+        CAST(:a_from_status AS varchar[]), CAST(:a_to_status AS varchar[]), CAST(:a_comment AS varchar[]),
+        CAST(:a_created_at AS timestamptz[]))
+        AS a(action, actor_id, from_status, to_status, comment, created_at)
+), checkin AS (
+    INSERT INTO event_checkins (event_id, member_id, household_id, method, actor_id, checked_in_at, claim_id,
+        created_at)
+    VALUES (:event_id, :member_id, :household_id, :method, :actor_id, :checked_in_at, (SELECT id FROM claim),
+        :created_at)
+    RETURNING id, claim_id
+), scan AS (
+    INSERT INTO event_scans (event_id, token, method, household_id, member_id, outcome, detail, checkin_id,
+        actor_id, device, nonce, scanned_at, created_at)
+    SELECT :event_id, :s_token, :method, :household_id, :member_id, 'created', '', checkin.id, :actor_id,
+        :s_device, :s_nonce, :s_scanned_at, :created_at
+    FROM checkin
+)
+SELECT id, claim_id FROM checkin
+""")
+
+
+def _write_checkin(
+    event: Event, household: Household, member: Member, rule: Any, *, at: datetime, scan: Scan
+) -> Checkin:
+    """PostgreSQL: the check-in, its claim and the scan's log in one statement, then the claim's posting.
+
+    A second check-in of the member racing this one waits at the claim's (or the check-in's) unique
+    index and fails there when this one commits, before it reaches the ledger; _run answers it with
+    this check-in.
+    """
+    from ..claims import services as claims
+
+    actor = scan.actor
+    planned = None
+    if rule.unit != "hour":
+        planned = claims.plan_claim_for_checkin(
+            household_id=household.id,
+            member_id=member.id,
+            rule_id=rule.id,
+            quantity=1,
+            occurred_at=at,
+            actor_id=actor.id,
+            source_key=f"checkin:{event.id}:{member.id}",
+            late=_backdated(event),
+            entered_at=tokens.now(),
+        )
+    claim = planned.claim if planned is not None else None
+    actions = planned.actions if planned is not None else []
+    now = utcnow()
+    params: dict[str, Any] = {
+        "with_claim": claim is not None,
+        **{f"c_{column}": getattr(claim, column, None) for column in _CLAIM_COLUMNS},
+        **{f"a_{field}": [a[field] for a in actions] for field in _ACTION_FIELDS},
+        "event_id": event.id,
+        "member_id": member.id,
+        "household_id": household.id,
+        "method": scan.method,
+        "actor_id": actor.id,
+        "checked_in_at": at,
+        "created_at": now,
+        "s_token": scan.token[:80],
+        "s_device": (scan.device or "")[:200],
+        "s_nonce": scan.nonce,
+        "s_scanned_at": scan.scanned_at,
+    }
+    checkin_id, claim_id = db.session.connection().execute(_WRITE_CHECKIN, params).one()
+    if planned is not None:
+        claims.post_planned_claim(planned, claim_id)
+    checkin = Checkin(
+        id=checkin_id,
+        event_id=event.id,
+        member_id=member.id,
+        household_id=household.id,
+        method=scan.method,
+        actor_id=actor.id,
+        checked_in_at=at,
+        checked_out_at=None,
+        minutes=None,
+        claim_id=claim_id,
+        created_at=now,
+    )
+    # Enters the session as a loaded row: the response reads it without a query.
+    make_transient_to_detached(checkin)
+    db.session.add(checkin)
+    return checkin
+
+
+_CLAIM_COLUMNS = (
+    "village_id", "household_id", "member_id", "rule_id", "rule_version_id", "rule_version", "council",
+    "quantity", "points", "note", "occurred_on", "status", "source", "source_key", "created_by_id",
+    "entered_by_id", "late_entry", "posted_at", "created_at", "updated_at",
+)  # fmt: skip
+_ACTION_FIELDS = ("action", "actor_id", "from_status", "to_status", "comment", "created_at")
 
 
 @dataclass
@@ -393,10 +515,7 @@ def _run(scan: Scan, judge: Callable[[], tuple[Household, Member, datetime]]) ->
                 previous = _replayed(event.id, scan.nonce)
                 if previous is not None:
                     raise _Replayed(previous)
-            result = _admit(
-                event, household, member, at=at, method=scan.method, actor=scan.actor, found=locked.found
-            )
-            _log(scan, "created" if result.created else "already", checkin=result.checkin)
+            result = _admit(event, household, member, at=at, scan=scan, found=locked.found)
         return result
     except IntegrityError:
         # Only a race past the row lock (a unique constraint fired): the other request's check-in stands.

@@ -94,11 +94,13 @@ def household_history(args, household_id):
 @blp.response(200, BalanceSchema)
 def household_balance(args, household_id):
     """A household's balance now, or as of a past moment (`?as_of=`)."""
-    _household_in_scope(household_id)
     at = args.get("as_of")
     if at is None:
-        balance = services.household_balance(household_id)
+        # The scope check's row holds the balance too: one read (it is answered only if in scope).
+        village_id, balance = services.household_village_and_balance(household_id)
+        policy.ensure_sees_household(current_user(), household_id, village_id)
     else:
+        _household_in_scope(household_id)
         balance = services.balance_as_of(household_id, at)
     return {"household_id": household_id, "balance": balance, "as_of": at}
 

@@ -21,6 +21,8 @@ from .models import Account, Entry, Transaction
 _acc = Account.__table__.c
 _HOUSEHOLD_BALANCE = select(_acc.balance).where(_acc.household_id == bindparam("id"))
 _SHOP_BALANCE = select(_acc.balance).where(_acc.shop_id == bindparam("id"))
+_HOUSEHOLD_VILLAGE = select(_acc.village_id).where(_acc.household_id == bindparam("id"))
+_HOUSEHOLD_VILLAGE_BALANCE = select(_acc.village_id, _acc.balance).where(_acc.household_id == bindparam("id"))
 _HOUSEHOLD_BALANCES = select(_acc.household_id, _acc.balance, _acc.earned_total).where(
     _acc.household_id.in_(bindparam("ids", expanding=True))
 )
@@ -39,6 +41,13 @@ def household_balances(household_ids: list[int]) -> dict[int, tuple[int, int]]:
 def household_balance(household_id: int) -> int:
     """The household's balance: one indexed row read, whatever the size of the ledger."""
     return db.session.connection().execute(_HOUSEHOLD_BALANCE, {"id": household_id}).scalar() or 0
+
+
+def household_village_and_balance(household_id: int) -> tuple[int | None, int]:
+    """The village of a household's account (for the caller's scope check) and its balance, in one
+    indexed row read: (None, 0) when the household has no account."""
+    row = db.session.connection().execute(_HOUSEHOLD_VILLAGE_BALANCE, {"id": household_id}).first()
+    return (None, 0) if row is None else (row[0], row[1])
 
 
 def shop_balance(shop_id: int) -> int:
@@ -121,7 +130,7 @@ def household_history(household_id: int, *, page: int = 1, per_page: int = 50) -
 
 def account_village(household_id: int) -> int | None:
     """The village of a household's account (for scope checks without the households domain)."""
-    return db.session.scalar(select(Account.village_id).where(Account.household_id == household_id))
+    return db.session.connection().execute(_HOUSEHOLD_VILLAGE, {"id": household_id}).scalar()
 
 
 def shop_account_village(shop_id: int) -> int | None:
