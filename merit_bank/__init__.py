@@ -30,6 +30,7 @@ DOMAINS = (
     "reports",
     "operations",
     "checkpoints",
+    "expiry",
 )
 
 _ROOT = Path(__file__).resolve().parent.parent

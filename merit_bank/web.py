@@ -37,6 +37,8 @@ bp = Blueprint("web", __name__)
 NavItem = dict[str, str]
 nav_providers: list[Callable[[User], list[NavItem]]] = []
 villager_home_sections: list[str] = []
+# Templates each domain adds to the public notice board (公示栏), given `village`.
+board_sections: list[str] = []
 
 
 @bp.before_app_request
@@ -382,6 +384,7 @@ def _template_globals() -> dict[str, Any]:
         "may": _menu_permissions(g.get("user")),
         "extra_nav": lambda user: [item for provider in nav_providers for item in provider(user)],
         "villager_sections": lambda household: villager_home_sections,
+        "board_sections": board_sections,
     }
 
 

@@ -18,7 +18,7 @@ from ..extensions import db
 from ..labels import COUNCILS as COUNCILS  # the councils points are awarded under
 
 ACCOUNT_KINDS = ("household", "issuing", "suspense", "shop")
-TRANSACTION_KINDS = ("award", "deduction", "redemption", "reversal", "adjustment")
+TRANSACTION_KINDS = ("award", "deduction", "redemption", "reversal", "adjustment", "expiry")
 # The previous hash of a village's first transaction.
 GENESIS_HASH = "0" * 64
 
@@ -62,7 +62,7 @@ class Transaction(db.Model):
     __tablename__ = "ledger_transactions"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('award', 'deduction', 'redemption', 'reversal', 'adjustment')", name="kind"
+            "kind IN ('award', 'deduction', 'redemption', 'reversal', 'adjustment', 'expiry')", name="kind"
         ),
         UniqueConstraint("village_id", "seq"),
     )

@@ -25,6 +25,11 @@ class Village(db.Model):
     # Days a deed may lie in the past and still post as usual (an offline scanner that syncs late);
     # older deeds are late entries (补录) that a second person must approve.
     late_entry_days: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    # Points expiry (merit_bank/expiry): None means points never expire. Otherwise points earned more than
+    # this many years before an expiry date and not spent by then expire on it.
+    expiry_years: Mapped[int | None] = mapped_column(Integer)
+    # The day of the year ("MM-DD") an announced expiry falls on unless the admin names another date.
+    expiry_day: Mapped[str] = mapped_column(String(5), default="12-31", server_default="12-31")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     groups: Mapped[list[VillageGroup]] = relationship(

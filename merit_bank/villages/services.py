@@ -70,7 +70,14 @@ def update_village(actor: User, village_id: int, data: dict[str, Any]) -> Villag
     village = get_village(actor, village_id)
     policy.ensure_changes_village(actor)
     with transaction():
-        for field in ("name", "point_value_fen", "publish_rankings", "late_entry_days"):
+        for field in (
+            "name",
+            "point_value_fen",
+            "publish_rankings",
+            "late_entry_days",
+            "expiry_years",
+            "expiry_day",
+        ):
             if field in data:
                 setattr(village, field, data[field])
     return village
