@@ -4,6 +4,9 @@ FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 MERIT_BANK_ENV=production
 WORKDIR /app
 
+# The Chinese font embedded in printed PDFs (certificates, statements); see PDF_FONT in the README.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-noto-cjk && rm -rf /var/lib/apt/lists/*
+
 COPY pyproject.toml README.md ./
 COPY merit_bank ./merit_bank
 RUN pip install -e . && pybabel compile -f -d merit_bank/translations

@@ -54,6 +54,9 @@ class Config:
         self.UPLOAD_FOLDER = env.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads"))
         self.PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "")
         self.TIMEZONE = env.get("MERIT_BANK_TIMEZONE", "Asia/Shanghai")
+        # The Chinese font embedded in printed PDFs (merit_bank/pdf.py): a .ttf/.otf/.ttc path, `path#N` for
+        # face N of a collection; unset: the first of the usual Debian/Fedora/Arch paths that exists.
+        self.PDF_FONT = env.get("PDF_FONT", "")
         # What time it is, for every domain and for sessions (database.utcnow): None is the system clock.
         # Tests set a callable returning an aware UTC datetime to move time without sleeping.
         self.CLOCK = None

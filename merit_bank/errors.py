@@ -70,6 +70,7 @@ _SLUGS = {
     422: "validation-error",
     429: "too-many-requests",
     500: "internal-error",
+    503: "service-unavailable",
 }
 
 _TITLES = {
@@ -85,6 +86,7 @@ _TITLES = {
     422: _l("Invalid input"),
     429: _l("Too many requests"),
     500: _l("Internal error"),
+    503: _l("Service unavailable"),
 }
 
 

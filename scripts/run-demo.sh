@@ -4,6 +4,10 @@
 source "$(dirname "$0")/_env.sh"
 install_project ""
 flask --app merit_bank db upgrade
+# Printed PDFs embed a Chinese font; without one they are refused (503 pdf-font-missing), the rest works.
+if ! python -c 'from merit_bank.pdf import find_font; find_font()' 2>/dev/null; then
+  echo "Note: no Chinese font for printed PDFs; install one (Debian: apt-get install fonts-noto-cjk) or set PDF_FONT." >&2
+fi
 if flask --app merit_bank seed-demo; then :; else echo "(demo data was already there)"; fi
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-5000}"

@@ -17,6 +17,10 @@ if ! command -v chromium >/dev/null 2>&1; then
   echo "Installing Debian's chromium for the browser tests..."
   need_apt chromium fonts-noto-cjk
 fi
+if [ ! -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] && [ -z "${PDF_FONT:-}" ]; then
+  echo "Installing fonts-noto-cjk for the printed-PDF tests..."
+  need_apt fonts-noto-cjk
+fi
 
 PG_URL="${TEST_PG_ADMIN_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
