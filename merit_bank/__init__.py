@@ -31,6 +31,7 @@ DOMAINS = (
     "operations",
     "checkpoints",
     "expiry",
+    "statements",
 )
 
 _ROOT = Path(__file__).resolve().parent.parent

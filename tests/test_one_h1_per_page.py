@@ -24,6 +24,7 @@ H1 = re.compile(r"<h1[\s>]", re.IGNORECASE)
 # Not pages: downloads, images, the service worker, the language switch (a redirect).
 SKIPPED = {"shop.photo", "shop.settlement_download", "claims.photo", "events.scan_service_worker"}
 SKIPPED |= {"web.set_language", "healthz", "static"}
+SKIPPED |= {"statements.household_pdf", "statements.village_pdf"}
 
 
 def _ids(app) -> dict[str, object]:
@@ -49,6 +50,8 @@ def _ids(app) -> dict[str, object]:
             "shop_id": demo.shop.id,
             "item_id": item.id,
             "redemption_id": redemption,
+            "village_id": demo.village.id,
+            "household_id": demo.households[1].id,
         }
 
 
