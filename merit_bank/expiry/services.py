@@ -124,7 +124,9 @@ def notice_deadline(expires_on: date) -> datetime:
 def default_date(village: Village, today: date) -> date:
     """The next occurrence of the village's expiry day that can still be announced in time."""
     month, day = (int(part) for part in village.expiry_day.split("-"))
-    earliest = today + timedelta(days=NOTICE_DAYS)
+    # Announced today, the 30 days must lie between now and the expiry day's midnight: today itself is
+    # part gone, so the first day that can be announced is 31 days ahead.
+    earliest = today + timedelta(days=NOTICE_DAYS + 1)
     candidate = date(earliest.year, month, day)
     return candidate if candidate >= earliest else date(earliest.year + 1, month, day)
 

@@ -232,3 +232,57 @@ def test_only_admins_of_the_village_announce_and_run(story, client):
         f"/api/v1/villages/{other}/expiry/announcements", json={}, headers=auth(story.app, story.admin)
     )
     assert r.status_code in (403, 404)
+
+
+def test_the_admin_page_sets_announces_and_runs_and_the_villager_is_told(story, client):
+    from merit_bank.auth.models import User
+    from tests.factories import PASSWORD, PIN, csrf_token, make_villager, page_login
+
+    app = story.app
+    app.config.pop("CLOCK")  # page sessions on the real clock; the dates below are relative to it
+    with app.app_context():
+        admin_name = db.session.get(User, story.admin).username
+    assert page_login(client, admin_name, PASSWORD).status_code == 302
+    page = f"/expiry/{story.village}"
+    token = csrf_token(client, page)
+    bad = client.post(page, data={"csrf_token": token, "action": "settings", "expiry_years": "x"})
+    assert bad.status_code == 422
+    bad = client.post(
+        page, data={"csrf_token": token, "action": "settings", "expiry_years": "2", "expiry_day": "02-30"}
+    )
+    assert bad.status_code == 422 and "MM-DD" in bad.get_data(as_text=True)
+    ok = client.post(
+        page, data={"csrf_token": token, "action": "settings", "expiry_years": "1", "expiry_day": "12-31"}
+    )
+    assert ok.status_code == 302
+    assert client.post(page, data={"csrf_token": token, "action": "announce"}).status_code == 302
+    html = client.get(page).get_data(as_text=True)
+    assert 'data-testid="expiry-announcements"' in html
+    with app.app_context():
+        (announcement,) = expiry.announcements(story.village)
+        # With N = 1 every point of the story is more than a year old by next December: all unspent expire.
+        total = sum(expiry.expiring_points(story.village, announcement.cutoff).values())
+        assert total == sum(story.balances().values()) > 0
+    # Not yet: the run is refused on the page with the reason.
+    refused = client.post(
+        page, data={"csrf_token": token, "action": "run", "announcement_id": str(announcement.id)}
+    )
+    assert refused.status_code == 422 and 'role="alert"' in refused.get_data(as_text=True)
+    assert story.expiries() == 0
+    # The affected villager sees it on their home page.
+    villager = make_villager(app, {"member_ids": [_first_member(app, story.h["甲"])]})
+    with app.app_context():
+        villager_name = db.session.get(User, villager).username
+    other = app.test_client()
+    assert page_login(other, villager_name, PIN).status_code == 302
+    home = other.get("/").get_data(as_text=True)
+    assert 'data-testid="expiry-notice"' in home and announcement.expires_on.isoformat() in home
+
+
+def _first_member(app, household_id):
+    from merit_bank.households.models import Member
+
+    with app.app_context():
+        return db.session.scalar(
+            select(Member.id).where(Member.household_id == household_id).order_by(Member.id)
+        )
