@@ -189,6 +189,9 @@ def test_expiry_posts_exactly_the_fifo_points_once_and_is_reversible(story, clie
         f"/api/v1/exports/balances.csv?village_id={story.village}&header=keys", headers=h
     ).get_data(as_text=True)
     assert "expired" in balances.splitlines()[0]
+    # The dashboard's figures: 17 expired, 5 of them given back by the reversal.
+    stats = client.get(f"/api/v1/reports/stats?village_id={story.village}&year=2026", headers=h).json
+    assert stats["points"]["expired"] == 12
 
 
 def test_expiry_never_runs_without_the_30_day_notice(story, client):
