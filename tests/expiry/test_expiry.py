@@ -289,3 +289,51 @@ def _first_member(app, household_id):
         return db.session.scalar(
             select(Member.id).where(Member.household_id == household_id).order_by(Member.id)
         )
+
+
+def test_a_later_expiry_counts_the_earlier_one_as_spent_and_keeps_new_points(app, client):
+    from merit_bank.auth.models import User
+
+    village = make_village(app, code="EXR")
+    admin = make_user(app, "admin", village)
+    hid = make_household(app, village, head_name="己")["id"]
+    with app.app_context():
+        ledger.open_shop_account(village_id=village, shop_id=7101)
+        db.session.commit()
+
+    def at(moment):
+        app.config["CLOCK"] = lambda: moment
+
+    def award(points, key):
+        with app.app_context():
+            ledger.award(
+                village_id=village, household_id=hid, council="volunteer", points=points,
+                idempotency_key=f"r:{key}", actor_id=None,
+            )  # fmt: skip
+
+    def announce_and_run(announce_at, day):
+        at(announce_at)
+        with app.app_context():
+            a = expiry.announce(db.session.get(User, admin), village, day)
+        at(local(day.year, day.month, day.day, 1))
+        with app.app_context():
+            return expiry.run(db.session.get(ExpiryAnnouncement, a.id), None)["points"]
+
+    client.patch(f"/api/v1/villages/{village}", json={"expiry_years": 1}, headers=auth(app, admin))
+    at(local(2024, 3, 1))
+    award(10, "a")
+    at(local(2025, 3, 1))
+    award(6, "b")
+    assert announce_and_run(local(2025, 11, 1), datetime(2025, 12, 31).date()) == 10
+    at(local(2026, 2, 1))
+    with app.app_context():
+        ledger.redeem(
+            village_id=village, household_id=hid, shop_id=7101, points=2, idempotency_key="r:c", actor_id=None
+        )
+    at(local(2026, 6, 1))
+    award(3, "d")
+    # 2026-12-31, cutoff 2025-12-31: the 2025 lot less the 2 spent; the 10 already expired count as spent.
+    assert announce_and_run(local(2026, 11, 1), datetime(2026, 12, 31).date()) == 4
+    with app.app_context():
+        assert ledger.household_balance(hid) == 3
+        assert ledger.verify()["ok"]
