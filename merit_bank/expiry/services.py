@@ -179,7 +179,11 @@ def announcements(village_id: int) -> list[ExpiryAnnouncement]:
 
 
 def pending(village_id: int) -> list[ExpiryAnnouncement]:
-    """Announced and not yet run, soonest first (what the board and villagers' pages show)."""
+    """Announced and not yet run, soonest first (what the board and villagers' pages show); none while
+    the village has turned expiry off (that cancels what was announced)."""
+    village = db.session.get(Village, village_id)
+    if village is None or village.expiry_years is None:
+        return []
     return list(
         db.session.scalars(
             select(ExpiryAnnouncement)
@@ -244,6 +248,9 @@ def run(announcement: ExpiryAnnouncement, actor_id: int | None) -> dict[str, Any
 
     Refused before the date, and when the announcement was made less than 30 days before it.
     """
+    if _village(announcement.village_id).expiry_years is None:
+        # Turning expiry off cancels every announced date: points never expire now.
+        raise DomainError("expiry-off", _l("Points never expire in this village now."))
     if announcement.created_at > notice_deadline(announcement.expires_on):
         raise DomainError(
             "notice-too-short",
@@ -304,9 +311,15 @@ def run_announced(actor: User, village_id: int, announcement_id: int) -> dict[st
 
 
 def due(village_id: int | None = None) -> list[ExpiryAnnouncement]:
-    """Announcements whose day has come and that have not run."""
-    query = select(ExpiryAnnouncement).where(
-        ExpiryAnnouncement.run_at.is_(None), ExpiryAnnouncement.expires_on <= local_today()
+    """Announcements whose day has come and that have not run, in villages that still let points expire."""
+    query = (
+        select(ExpiryAnnouncement)
+        .join(Village, Village.id == ExpiryAnnouncement.village_id)
+        .where(
+            ExpiryAnnouncement.run_at.is_(None),
+            ExpiryAnnouncement.expires_on <= local_today(),
+            Village.expiry_years.is_not(None),
+        )
     )
     if village_id is not None:
         query = query.where(ExpiryAnnouncement.village_id == village_id)

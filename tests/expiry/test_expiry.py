@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from merit_bank.errors import DomainError
 from merit_bank.expiry import services as expiry
 from merit_bank.expiry.models import ExpiryAnnouncement
 from merit_bank.extensions import db
@@ -98,6 +99,7 @@ class Story:
         )
         assert r.status_code == 200, r.json
         assert r.json["expiry_years"] == years and r.json["expiry_day"] == "12-31"
+        return r
 
     def balances(self):
         with self.app.app_context():
@@ -217,6 +219,17 @@ def test_expiry_never_runs_without_the_30_day_notice(story, client):
         db.session.commit()
     result = app.test_cli_runner().invoke(args=["expire-points"])
     assert result.exit_code == 1 and "notice-too-short" in result.output
+    assert story.expiries() == 0
+    # Turning expiry off cancels announced dates: nothing shows, nothing runs.
+    story.set_years(client, None)
+    result = app.test_cli_runner().invoke(args=["expire-points"])
+    assert result.exit_code == 0 and "0 expiry date(s) due" in result.output
+    with app.app_context():
+        assert expiry.pending(story.village) == []
+        (cancelled,) = expiry.announcements(story.village)
+        with pytest.raises(DomainError) as off:
+            expiry.run(cancelled, None)
+        assert off.value.code == "expiry-off"
     assert story.expiries() == 0
     with app.app_context():
         assert ledger.verify()["ok"]
