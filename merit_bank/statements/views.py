@@ -38,7 +38,7 @@ def household(household_id: int):
     """A household's statement for a year, on a phone; the PDF link prints it."""
     year = _year()
     statement = services.household_statement(g.user, household_id, year)  # type: ignore[arg-type]
-    return render_template("statements/household.html", s=statement)
+    return render_template("statements/household.html", s=statement, this_year=local_today().year)
 
 
 @bp.get("/households/<int:household_id>/statement.pdf")
