@@ -101,6 +101,10 @@ def _register_domains(app: Flask, api: MeritApi) -> None:
     from .events import cli as events_cli
     from .events import models as events_models
     from .events import views as events_views
+    from .expiry import api as expiry_api
+    from .expiry import cli as expiry_cli
+    from .expiry import models as expiry_models
+    from .expiry import views as expiry_views
     from .households import api as households_api
     from .households import cli as households_cli
     from .households import models as households_models
@@ -123,6 +127,8 @@ def _register_domains(app: Flask, api: MeritApi) -> None:
     from .stars import api as stars_api
     from .stars import models as stars_models
     from .stars import views as stars_views
+    from .statements import api as statements_api
+    from .statements import views as statements_views
     from .supervision import api as supervision_api
     from .supervision import models as supervision_models
     from .supervision import views as supervision_views
@@ -132,22 +138,23 @@ def _register_domains(app: Flask, api: MeritApi) -> None:
     # Every table is mapped before the first query (and before Alembic compares the schema).
     del auth_models, villages_models, households_models, ledger_models, rules_models, claims_models
     del events_models, shop_models, checkpoints_models, supervision_models, stars_models
-    del reports_models
+    del reports_models, expiry_models
     for blueprint in (
         auth_api.blp, villages_api.blp, households_api.blp, ledger_api.blp, rules_api.blp, claims_api.blp,
         events_api.blp, shop_api.blp, reports_api.blp, checkpoints_api.blp, supervision_api.blp,
-        stars_api.blp,
+        stars_api.blp, expiry_api.blp, statements_api.blp,
     ):  # fmt: skip
         api.register_blueprint(blueprint)
     for blueprint in (
         auth_views.bp, rules_views.bp, claims_views.bp, events_views.bp, shop_views.bp, reports_views.bp,
-        checkpoints_views.bp, supervision_views.bp, stars_views.bp, web.bp,
+        checkpoints_views.bp, supervision_views.bp, stars_views.bp,
+        expiry_views.bp, statements_views.bp, web.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     for commands in (
         auth_cli.commands, households_cli.commands, ledger_cli.commands, rules_cli.commands,
         claims_cli.commands, shop_cli.commands, reports_cli.commands,
-        operations_cli.commands, checkpoints_cli.commands, [demo.seed_demo_command],
+        operations_cli.commands, checkpoints_cli.commands, expiry_cli.commands, [demo.seed_demo_command],
     ):  # fmt: skip
         for command in commands:
             app.cli.add_command(command)
@@ -162,12 +169,17 @@ def _register_domains(app: Flask, api: MeritApi) -> None:
             reports_views.nav,
             supervision_views.nav,
             stars_views.nav,
+            expiry_views.nav,
+            statements_views.nav,
         ],
         villager_sections=[
             "claims/_villager_section.html",
             "events/home_section.html",
             "shop/_villager_section.html",
+            "expiry/_villager_section.html",
+            "statements/_villager_section.html",
         ],
+        board_sections=["stars/_board.html", "expiry/_board_section.html"],
     )
     demo.configure(
         app,
@@ -180,6 +192,7 @@ def _register_domains(app: Flask, api: MeritApi) -> None:
     app.context_processor(claims_views.claims_globals)
     app.context_processor(events_views.template_helpers)
     app.context_processor(shop_views.template_globals)
+    app.context_processor(expiry_views.template_globals)
     app.context_processor(web.template_globals)
     app.add_template_global(checkpoints_views.latest_checkpoint)
     app.before_request(web.csrf_for_forms)

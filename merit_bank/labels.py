@@ -47,6 +47,24 @@ CLAIM_SOURCE_LABELS = {
     "clerk": _l("Entered by staff"),
     "checkin": _l("Event check-in"),
 }
+# Ledger transaction kinds (ledger/models.py TRANSACTION_KINDS): the words of exports and reports.
+LEDGER_KIND_LABELS = {
+    "award": _l("Award"),
+    "deduction": _l("Deduction"),
+    "redemption": _l("Redemption"),
+    "reversal": _l("Reversal"),
+    "adjustment": _l("Adjustment"),
+    "expiry": _l("Expiry"),
+}
+# The same kinds as a villager's history says them.
+HISTORY_KIND_LABELS = {
+    "award": _l("Points earned"),
+    "deduction": _l("Points deducted"),
+    "redemption": _l("Spent at the shop"),
+    "reversal": _l("Correction"),
+    "adjustment": _l("Adjustment"),
+    "expiry": _l("Points expired"),
+}
 REDEMPTION_STATUS_LABELS = {
     "completed": _l("Completed"),
     "voided": _l("Voided"),

@@ -44,10 +44,19 @@ NavItem = dict[str, str]
 
 
 def configure(
-    app: Flask, *, nav: Sequence[Callable[[User], list[NavItem]]], villager_sections: Sequence[str]
+    app: Flask,
+    *,
+    nav: Sequence[Callable[[User], list[NavItem]]],
+    villager_sections: Sequence[str],
+    board_sections: Sequence[str],
 ) -> None:
-    """What the menu and a villager's home page gather from the domains, in this order (create_app)."""
-    app.extensions["merit_bank.web"] = {"nav": tuple(nav), "villager_sections": tuple(villager_sections)}
+    """What the menu, a villager's home page and the public notice board (公示栏, given `village`) gather
+    from the domains, in this order (create_app)."""
+    app.extensions["merit_bank.web"] = {
+        "nav": tuple(nav),
+        "villager_sections": tuple(villager_sections),
+        "board_sections": tuple(board_sections),
+    }
 
 
 def csrf_for_forms() -> None:
@@ -498,6 +507,7 @@ def template_globals() -> dict[str, Any]:
         "may": _menu_permissions(g.get("user")),
         "extra_nav": lambda user: [item for provider in pieces["nav"] for item in provider(user)],
         "villager_sections": lambda household: pieces["villager_sections"],
+        "board_sections": pieces["board_sections"],
         "household_views": _household_views,
     }
 

@@ -24,3 +24,14 @@ def test_every_claim_source_has_a_label():
 def test_clerks_and_the_ledger_know_the_same_councils_each_with_a_label():
     assert CLERK_COUNCILS is COUNCILS and LEDGER_COUNCILS is COUNCILS
     assert set(COUNCIL_LABELS) == set(COUNCILS)
+
+
+def test_every_ledger_kind_has_a_label_in_exports_and_in_histories():
+    from merit_bank.labels import HISTORY_KIND_LABELS, LEDGER_KIND_LABELS
+    from merit_bank.ledger.models import TRANSACTION_KINDS, Transaction
+
+    assert set(LEDGER_KIND_LABELS) == set(TRANSACTION_KINDS) == set(HISTORY_KIND_LABELS)
+    constraint = next(
+        c for c in Transaction.__table__.constraints if "kind IN" in str(getattr(c, "sqltext", ""))
+    )
+    assert set(re.findall(r"'(\w+)'", str(constraint.sqltext))) == set(TRANSACTION_KINDS)

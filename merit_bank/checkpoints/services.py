@@ -114,6 +114,16 @@ def latest(village_id: int) -> Checkpoint | None:
     )
 
 
+def latest_by(village_id: int, moment: datetime) -> Checkpoint | None:
+    """The village's last checkpoint signed at or before `moment` (an annual statement's year end)."""
+    return db.session.scalar(
+        select(Checkpoint)
+        .where(Checkpoint.village_id == village_id, Checkpoint.created_at <= moment)
+        .order_by(Checkpoint.seq.desc())
+        .limit(1)
+    )
+
+
 def make_checkpoint(village_id: int, reason: str) -> Checkpoint | None:
     """Sign the village's chain head, unless it has not moved since the last checkpoint (then None).
 

@@ -19,7 +19,7 @@ from ..extensions import db
 from ..households import services as household_services
 from ..households.models import Household
 from ..inputs import parse_id
-from ..labels import claim_status_label
+from ..labels import HISTORY_KIND_LABELS, claim_status_label
 from ..ledger import services as ledger
 from ..paging import count as count_rows
 from ..paging import paginate
@@ -43,13 +43,7 @@ ACTION_LABELS = {
     "refuse": _l("Refused: monthly cap reached"),
     "photo": _l("Evidence photo added"),
 }
-KIND_LABELS = {
-    "award": _l("Points earned"),
-    "deduction": _l("Points deducted"),
-    "redemption": _l("Spent at the shop"),
-    "reversal": _l("Correction"),
-    "adjustment": _l("Adjustment"),
-}
+KIND_LABELS = HISTORY_KIND_LABELS
 
 
 # --- menu and the villager's home ------------------------------------------------------------------

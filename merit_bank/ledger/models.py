@@ -17,7 +17,7 @@ from ..database import UTCDateTime, utcnow
 from ..extensions import db
 from ..labels import COUNCILS as COUNCILS  # the councils points are awarded under
 
-TRANSACTION_KINDS = ("award", "deduction", "redemption", "reversal", "adjustment")
+TRANSACTION_KINDS = ("award", "deduction", "redemption", "reversal", "adjustment", "expiry")
 # The previous hash of a village's first transaction.
 GENESIS_HASH = "0" * 64
 
@@ -61,7 +61,7 @@ class Transaction(db.Model):
     __tablename__ = "ledger_transactions"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('award', 'deduction', 'redemption', 'reversal', 'adjustment')", name="kind"
+            "kind IN ('award', 'deduction', 'redemption', 'reversal', 'adjustment', 'expiry')", name="kind"
         ),
         UniqueConstraint("village_id", "seq"),
         # A few villages' period (supervision's township month) without the county's rows of that time.

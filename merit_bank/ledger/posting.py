@@ -45,6 +45,8 @@ HOUSEHOLD_MAY_GO_NEGATIVE: dict[str, bool] = {
     "redemption": False,
     "reversal": False,
     "adjustment": False,
+    # Expiry takes only points the household still holds (merit_bank/expiry/services.py), never more.
+    "expiry": False,
 }
 
 MAX_KEY_LENGTH = 200
@@ -304,6 +306,23 @@ def _pg_rows(connection: Connection, sql: str, params: dict[str, Any]) -> list[t
         return connection.connection.driver_connection.execute(sql, params, prepare=True).fetchall()
     except psycopg.Error as exc:
         raise DBAPIError.instance(sql, params, exc, psycopg.Error, dialect=connection.dialect) from exc
+
+
+def lock_village(village_id: int) -> None:
+    """Take the village's posting lock inside the caller's transaction, until it ends.
+
+    For a service that reads the ledger and then posts from what it read (expiry): no posting of the
+    village can slip in between. Same lock order as post(): the queue, then the chain head. post() in the
+    same transaction takes them again, which PostgreSQL grants at once to their holder; on SQLite the
+    whole database is already held by BEGIN IMMEDIATE.
+    """
+    if is_sqlite():
+        return
+    connection = db.session.connection()
+    connection.exec_driver_sql(
+        "SELECT pg_advisory_xact_lock(%(c)s, %(v)s)", {"c": CHAIN_LOCK_CLASS, "v": village_id}
+    )
+    connection.execute(_LOCK_CHAIN.with_for_update(), {"village_id": village_id}).one_or_none()
 
 
 def _lock_chain(village_id: int) -> tuple[int, str, datetime | None]:

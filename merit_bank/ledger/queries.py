@@ -128,6 +128,49 @@ def household_history(household_id: int, *, page: int = 1, per_page: int = 50) -
     return {"items": items, "total": total, "page": page}
 
 
+def household_movements(household_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The household's entries posted in [start, end), in chain order, each with the other side named:
+    `council` (an issuing leg), `shop_id` (a shop leg), `original_kind` (for a reversal); annotated by
+    the other domains like the history (the member whose deed it was)."""
+    account_id = db.session.scalar(select(Account.id).where(Account.household_id == household_id))
+    if account_id is None:
+        return []
+    original = Transaction.__table__.alias("original")
+    rows = db.session.execute(
+        select(
+            Transaction.id,
+            Transaction.seq,
+            Transaction.kind,
+            Entry.amount,
+            Entry.balance_after,
+            Transaction.memo,
+            Transaction.created_at,
+            Transaction.reverses_id,
+            original.c.kind.label("original_kind"),
+        )
+        .join(Transaction, Transaction.id == Entry.transaction_id)
+        .outerjoin(original, original.c.id == Transaction.reverses_id)
+        .where(Entry.account_id == account_id, Transaction.created_at >= start, Transaction.created_at < end)
+        .order_by(Transaction.seq)
+    ).mappings()
+    items = [{**row, "council": None, "shop_id": None} for row in rows]
+    by_id = {item["id"]: item for item in items}
+    if by_id:
+        others = db.session.execute(
+            select(Entry.transaction_id, Account.kind, Account.council, Account.shop_id)
+            .join(Account, Account.id == Entry.account_id)
+            .where(Entry.transaction_id.in_(list(by_id)), Entry.account_id != account_id)
+        )
+        for transaction_id, kind, council, shop_id in others:
+            if kind == "issuing":
+                by_id[transaction_id]["council"] = council
+            elif kind == "shop":
+                by_id[transaction_id]["shop_id"] = shop_id
+    for annotate in current_app.extensions.get("merit_bank.history_annotators", ()):
+        annotate(items)
+    return items
+
+
 def account_village(household_id: int) -> int | None:
     """The village of a household's account (for scope checks without the households domain)."""
     return db.session.connection().execute(_HOUSEHOLD_VILLAGE, {"id": household_id}).scalar()

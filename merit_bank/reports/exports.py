@@ -25,7 +25,13 @@ from ..clock import local_zone
 from ..database import is_sqlite
 from ..extensions import db
 from ..households.models import Household, Member
-from ..labels import CLAIM_SOURCE_LABELS, CLAIM_STATUS_LABELS, REDEMPTION_STATUS_LABELS, council_label
+from ..labels import (
+    CLAIM_SOURCE_LABELS,
+    CLAIM_STATUS_LABELS,
+    LEDGER_KIND_LABELS,
+    REDEMPTION_STATUS_LABELS,
+    council_label,
+)
 from ..ledger.models import Account, Entry, Transaction
 from ..spreadsheets import SafeCsvWriter, append_row
 from ..villages.models import Region, Village, VillageGroup
@@ -40,13 +46,7 @@ BATCH = 5000
 # One row fewer than Excel's limit leaves room for the header; longer exports continue on a new sheet.
 XLSX_ROWS_PER_SHEET = 1_048_574
 
-KIND_LABELS = {
-    "award": _l("Award"),
-    "deduction": _l("Deduction"),
-    "redemption": _l("Redemption"),
-    "reversal": _l("Reversal"),
-    "adjustment": _l("Adjustment"),
-}
+KIND_LABELS = LEDGER_KIND_LABELS
 STATUS_LABELS = {**CLAIM_STATUS_LABELS, **REDEMPTION_STATUS_LABELS}
 METHOD_LABELS = {"self": _l("Own phone"), "card": _l("Household card"), "code": _l("Household code")}
 
@@ -276,6 +276,7 @@ BALANCE_COLUMNS = (
     ("earned", _l("Earned")),
     ("deducted", _l("Deducted")),
     ("spent", _l("Spent at the shop")),
+    ("expired", _l("Expired")),
     ("other", _l("Other changes")),
     ("closing_balance", _l("Closing balance")),
     ("earned_total", _l("Earned since opening")),
@@ -283,7 +284,7 @@ BALANCE_COLUMNS = (
 
 
 def _balance_rows(village_ids: Sequence[int] | None, period: Period | None) -> Iterator[Sequence[Any]]:
-    """Opening + earned - deducted - spent + other = closing, for every household account.
+    """Opening + earned - deducted - spent - expired + other = closing, for every household account.
 
     Closing is the cached balance less what was posted after the period; opening is closing less the
     period's changes. So the statement agrees with the ledger by construction and is checked by tests.
@@ -304,7 +305,7 @@ def _balance_rows(village_ids: Sequence[int] | None, period: Period | None) -> I
             classified.c.account_id,
             *(
                 func.sum(case((classified.c.cls == cls, classified.c.amount), else_=0)).label(cls)
-                for cls in ("earn", "deduct", "spend", "other")
+                for cls in ("earn", "deduct", "spend", "expire", "other")
             ),
         )
         .group_by(classified.c.account_id)
@@ -321,6 +322,7 @@ def _balance_rows(village_ids: Sequence[int] | None, period: Period | None) -> I
             func.coalesce(in_period.c.earn, 0),
             func.coalesce(in_period.c.deduct, 0),
             func.coalesce(in_period.c.spend, 0),
+            func.coalesce(in_period.c.expire, 0),
             func.coalesce(in_period.c.other, 0),
         )
         .select_from(a)
@@ -356,9 +358,9 @@ def _balance_rows(village_ids: Sequence[int] | None, period: Period | None) -> I
     for (
         village_id, group_id, code, head_name, balance, earned_total, *in_period_and_after,
     ) in stream(query, whole_result=True):  # fmt: skip
-        earned, deducted, spent, other, after_total = (int(v) for v in in_period_and_after)
+        earned, deducted, spent, expired, other, after_total = (int(v) for v in in_period_and_after)
         closing = int(balance) - after_total
-        opening = closing - earned - deducted - spent - other
+        opening = closing - earned - deducted - spent - expired - other
         yield (
             villages.get(village_id, ""),
             townships.get(village_id, ""),
@@ -369,6 +371,7 @@ def _balance_rows(village_ids: Sequence[int] | None, period: Period | None) -> I
             earned,
             -deducted,
             -spent,
+            -expired,
             other,
             closing,
             earned_total,

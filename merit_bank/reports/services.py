@@ -91,7 +91,7 @@ _orig = Transaction.__table__.alias("orig")
 
 
 def point_class(t=_t, orig=_orig) -> ColumnElement[str]:
-    """'earn', 'deduct', 'spend' or 'other' for a transaction; a reversal takes its original's class.
+    """'earn', 'deduct', 'spend', 'expire' or 'other' for a transaction; a reversal takes its original's.
 
     The original's kind is a scalar subquery evaluated for reversals only (CASE is lazy), so a report
     never joins the whole transaction table to find the few transactions that were reversed.
@@ -102,6 +102,7 @@ def point_class(t=_t, orig=_orig) -> ColumnElement[str]:
         (kind == "award", literal("earn")),
         (kind == "deduction", literal("deduct")),
         (kind == "redemption", literal("spend")),
+        (kind == "expiry", literal("expire")),
         else_=literal("other"),
     )
 
@@ -372,9 +373,11 @@ def household_totals(village_ids: Sequence[int] | None, period: Period) -> list[
     ]
 
 
-def _spent(village_ids: Sequence[int] | None, period: Period) -> dict[int, int]:
-    """Points spent at shops per village in the period (redemptions net of their voids), from the ledger."""
-    tx = period_transactions(village_ids, period, ("redemption", "reversal"))
+def _spent(village_ids: Sequence[int] | None, period: Period, cls: str = "spend") -> dict[int, int]:
+    """Points spent at shops per village in the period (redemptions net of their voids), from the ledger;
+    with cls="expire", the points that expired (net of reversed expiries)."""
+    kind = "redemption" if cls == "spend" else "expiry"
+    tx = period_transactions(village_ids, period, (kind, "reversal"))
     e = Entry.__table__.alias("e")
     a = Account.__table__.alias("a")
     rows = db.session.execute(
@@ -382,7 +385,7 @@ def _spent(village_ids: Sequence[int] | None, period: Period) -> dict[int, int]:
         .select_from(tx)
         .join(e, e.c.transaction_id == tx.c.id)
         .join(a, and_(a.c.id == e.c.account_id, a.c.kind == "household"))
-        .where(tx.c.cls == "spend")
+        .where(tx.c.cls == cls)
         .group_by(tx.c.village_id)
     )
     return {village_id: -int(amount or 0) for village_id, amount in rows}
@@ -532,6 +535,7 @@ def village_stats(actor: User, village_id: int | None, period: Period) -> dict[s
             "issued": sum(p["earned"] for p in points.values()),
             "deducted": sum(p["deducted"] for p in points.values()),
             "redeemed": _spent(ids, period).get(village.id, 0),
+            "expired": _spent(ids, period, "expire").get(village.id, 0),
         },
         "by_council": [{"council": c, **by_council[c]} for c in COUNCILS if c in by_council],
         "by_month": by_month,

@@ -229,6 +229,24 @@ def _rating_rows(publication: StarPublication) -> list[dict[str, Any]]:
     ]
 
 
+def household_rating(village_id: int, household_id: int, year: int) -> int | None:
+    """A household's stars in the village's latest publication of the year; None when the year is not
+    published (or the household was not on it)."""
+    latest = db.session.scalar(
+        select(StarPublication.id)
+        .where(StarPublication.village_id == village_id, StarPublication.year == year)
+        .order_by(StarPublication.version.desc())
+        .limit(1)
+    )
+    if latest is None:
+        return None
+    return db.session.scalar(
+        select(StarRating.stars).where(
+            StarRating.publication_id == latest, StarRating.household_id == household_id
+        )
+    )
+
+
 def preview(actor: User, village_id: int | None, year: Any) -> dict[str, Any]:
     """The ratings the ledger gives now, beside what was published for the year (if anything)."""
     village = village_for(actor, village_id)

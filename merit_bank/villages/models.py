@@ -50,6 +50,11 @@ class Village(db.Model):
 
     # The village's list of member tags, in its order; null: DEFAULT_MEMBER_TAGS.
     member_tags: Mapped[list[str] | None] = mapped_column(JSON)
+    # Points expiry (merit_bank/expiry): None means points never expire. Otherwise points earned more than
+    # this many years before an expiry date and not spent by then expire on it.
+    expiry_years: Mapped[int | None] = mapped_column(Integer)
+    # The day of the year ("MM-DD") an announced expiry falls on unless the admin names another date.
+    expiry_day: Mapped[str] = mapped_column(String(5), default="12-31", server_default="12-31")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     groups: Mapped[list[VillageGroup]] = relationship(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask_babel import lazy_gettext as _l
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from ..schemas import Id, Int, StrictSchema, Text
 
@@ -39,6 +41,18 @@ class VillageCreateSchema(StrictSchema):
     groups = fields.List(Text(50, 1), validate=validate.Length(max=100))
 
 
+def _day_of_year(value: str) -> None:
+    """MM-DD of a day every year has (29 February is refused: most years would have no expiry)."""
+    try:
+        month, day = (int(part) for part in value.split("-"))
+        date(2025, month, day)
+    except ValueError:
+        raise ValidationError(_l("A day of the year as MM-DD, e.g. 12-31.")) from None
+
+
+EXPIRY_YEARS_DESCRIPTION = "points earned more than N years before an expiry date expire on it; null: never"
+
+
 class VillageUpdateSchema(StrictSchema):
     name = Text(100, 1)
     point_value_fen = Int(0, 100_000)
@@ -49,6 +63,14 @@ class VillageUpdateSchema(StrictSchema):
     )
     member_tags = fields.List(
         Text(20, 1), validate=validate.Length(max=30), metadata={"description": MEMBER_TAGS_DESCRIPTION}
+    )
+    expiry_years = Int(1, 100, allow_none=True, metadata={"description": EXPIRY_YEARS_DESCRIPTION})
+    expiry_day = fields.String(
+        validate=[
+            validate.Regexp(r"^[0-9]{2}-[0-9]{2}$", error=_l("A day of the year as MM-DD, e.g. 12-31.")),
+            _day_of_year,
+        ],
+        metadata={"description": "MM-DD: the day an announced expiry falls on by default"},
     )
 
 
@@ -63,6 +85,10 @@ class VillageSchema(StrictSchema):
     )
     member_tags = fields.List(
         fields.String(), attribute="tag_list", metadata={"description": MEMBER_TAGS_DESCRIPTION}
+    )
+    expiry_years = fields.Integer(allow_none=True, metadata={"description": EXPIRY_YEARS_DESCRIPTION})
+    expiry_day = fields.String(
+        metadata={"description": "MM-DD: the day an announced expiry falls on by default"}
     )
     groups = fields.List(fields.Nested(GroupSchema), attribute="ordered_groups")
     region_id = fields.Integer(allow_none=True, metadata={"description": "the township (乡镇), if placed"})

@@ -80,7 +80,14 @@ def update_village(actor: User, village_id: int, data: dict[str, Any]) -> Villag
     if tags is not None:
         policy.ensure_edits_member_tags(actor, village.id)
     with transaction():
-        for field in ("name", "point_value_fen", "publish_rankings", "late_entry_days"):
+        for field in (
+            "name",
+            "point_value_fen",
+            "publish_rankings",
+            "late_entry_days",
+            "expiry_years",
+            "expiry_day",
+        ):
             if field in data:
                 setattr(village, field, data[field])
         if tags is not None:
