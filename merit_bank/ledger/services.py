@@ -11,6 +11,7 @@ from .accounts import (
     open_household_account,
     open_shop_account,
     open_village_accounts,
+    suspense_key,
 )
 from .export import export_chunks, export_ledger
 from .posting import (
@@ -69,6 +70,7 @@ __all__ = [
     "reverse",
     "shop_account_village",
     "shop_balance",
+    "suspense_key",
     "transaction_by_key",
     "verify",
 ]

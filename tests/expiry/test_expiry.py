@@ -13,7 +13,7 @@ from merit_bank.expiry import services as expiry
 from merit_bank.expiry.models import ExpiryAnnouncement
 from merit_bank.extensions import db
 from merit_bank.ledger import services as ledger
-from merit_bank.ledger.models import Transaction
+from merit_bank.ledger.models import Account, Transaction
 from tests.factories import auth, make_household, make_user, make_village
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -156,8 +156,8 @@ def test_expiry_posts_exactly_the_fifo_points_once_and_is_reversible(story, clie
         assert after[hid] == before[hid] - story.expected.get(hid, 0)
     with app.app_context():
         assert ledger.verify()["ok"]
-        suspense = ledger.db.session.scalar(
-            select(ledger.Account.balance).where(ledger.Account.key == ledger.suspense_key(story.village))
+        suspense = db.session.scalar(
+            select(Account.balance).where(Account.key == ledger.suspense_key(story.village))
         )
         assert suspense == 17
     # Idempotent: a second run (the API or the cron) posts nothing.
