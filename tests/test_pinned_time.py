@@ -11,7 +11,7 @@ import pytest
 from merit_bank.clock import local_today
 from merit_bank.database import pinned_time, utcnow
 from merit_bank.events import tokens
-from merit_bank.shop import services as shop_services
+from merit_bank.shop import months as shop_months
 
 
 def test_pinned_time_is_every_clock_within_the_block_and_only_there():
@@ -22,7 +22,7 @@ def test_pinned_time_is_every_clock_within_the_block_and_only_there():
         assert utcnow() == moment and utcnow().tzinfo == UTC
         assert local_today().isoformat() == "2026-01-31"
         # The clocks the domains keep (tests replace them) are this same function.
-        assert tokens.now() == moment and shop_services.clock() == moment
+        assert tokens.now() == moment and shop_months.clock() == moment
         with pinned_time(moment + timedelta(days=1)):
             assert utcnow() == moment + timedelta(days=1)
         assert utcnow() == moment

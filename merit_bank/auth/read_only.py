@@ -8,6 +8,7 @@ from typing import Any
 from flask import current_app, request
 from flask_jwt_extended import decode_token
 
+from ..database import first_statement
 from ..extensions import db
 from . import policy
 from .models import User
@@ -43,7 +44,10 @@ def _token_role() -> str | None:
         return role
     # A token made without the claim (by a tool or a test) names its user: read the role there.
     user_id = str(payload.get("sub", ""))
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() and len(user_id) < 12 else None
+    if not (user_id.isdigit() and len(user_id) < 12):
+        return None
+    # This can be the request's first statement: on a connection that died in the pool it runs again.
+    user = first_statement(lambda: db.session.get(User, int(user_id)))
     return user.role if user is not None else None
 
 

@@ -98,7 +98,9 @@ def household_balance(args, household_id):
     if at is None:
         # The scope check's row holds the balance too: one read (it is answered only if in scope).
         village_id, balance = services.household_village_and_balance(household_id)
-        policy.ensure_sees_household(current_user(), household_id, village_id)
+        user = current_user()
+        policy.ensure_sees_household(user, household_id, village_id)
+        audit.note_household_view(user, household_id)
     else:
         _household_in_scope(household_id)
         balance = services.balance_as_of(household_id, at)
