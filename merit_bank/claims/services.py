@@ -285,19 +285,15 @@ def create_claim(actor: User, data: dict[str, Any], photo: IO[bytes] | None = No
         with transaction():
             version = rule_services.current_version(rule)
             now = utcnow()
-            claim = Claim(
-                village_id=household.village_id,
-                household_id=household.id,
-                member_id=member_id,
-                rule_id=rule.id,
-                rule_version_id=version.id,
-                rule_version=version.version,
-                council=version.council,
-                quantity=quantity,
-                points=version.points * quantity,
+            claim = _new_claim(
+                household,
+                member_id,
+                rule.id,
+                version,
+                quantity,
+                day,
+                now,
                 note=note,
-                occurred_on=day,
-                status="pending",
                 source=policy.claim_source(actor),
                 created_by_id=actor.id,
                 entered_by_id=actor.id,
@@ -305,7 +301,6 @@ def create_claim(actor: User, data: dict[str, Any], photo: IO[bytes] | None = No
                 photo_name=photo_name,
                 photo_type=photo_type,
                 created_at=now,
-                updated_at=now,
             )
             db.session.add(claim)
             _record(claim, "create", actor.id, None, note)
@@ -314,6 +309,34 @@ def create_claim(actor: User, data: dict[str, Any], photo: IO[bytes] | None = No
         photos.delete_photo(photo_name)
         raise
     return claim
+
+
+def _new_claim(
+    household: Household,
+    member_id: int | None,
+    rule_id: int,
+    version: Any,
+    quantity: int,
+    day: date,
+    now: datetime,
+    **fields: Any,
+) -> Claim:
+    """A pending claim under the rule's current version; the caller names its source and the rest."""
+    return Claim(
+        village_id=household.village_id,
+        household_id=household.id,
+        member_id=member_id,
+        rule_id=rule_id,
+        rule_version_id=version.id,
+        rule_version=version.version,
+        council=version.council,
+        quantity=quantity,
+        points=version.points * quantity,
+        occurred_on=day,
+        status="pending",
+        updated_at=now,
+        **fields,
+    )
 
 
 def _by_source_key(source_key: str) -> Claim | None:
@@ -428,19 +451,15 @@ def plan_claim_for_checkin(
     rule_services.ensure_usable(rule, household.village_id, day)
     version = rule_services.current_version(rule)
     now = utcnow()
-    claim = Claim(
-        village_id=household.village_id,
-        household_id=household.id,
-        member_id=member_id,
-        rule_id=rule.id,
-        rule_version_id=version.id,
-        rule_version=version.version,
-        council=version.council,
-        quantity=quantity,
-        points=version.points * quantity,
+    claim = _new_claim(
+        household,
+        member_id,
+        rule.id,
+        version,
+        quantity,
+        day,
+        now,
         note="",
-        occurred_on=day,
-        status="pending",
         source="checkin",
         source_key=source_key,
         created_by_id=actor_id,
@@ -454,7 +473,6 @@ def plan_claim_for_checkin(
         photo_type=None,
         # The entry time decides the second month a late entry counts against (see `_cap_months`).
         created_at=entered_at or now,
-        updated_at=now,
     )
     actions = [_action("create", actor_id, None, "pending", now)]
     posts = not version.needs_review and not claim.late_entry
