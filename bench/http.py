@@ -36,7 +36,6 @@ import multiprocessing  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
@@ -51,6 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+
+from bench.harness import Api, Server  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SERVICE_DB = "mb_bench_http"
@@ -74,44 +75,7 @@ def pg_exec(sql: str, dbname: str | None = None) -> list[tuple[Any, ...]]:
         return cursor.fetchall() if cursor.description else []
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # --- servers ---------------------------------------------------------------------------------------
-
-
-class Server:
-    """gunicorn -w 2 --threads 4 on a free port, for as long as the `with` block runs."""
-
-    def __init__(self, app_spec: str, env: dict[str, str]) -> None:
-        self.port = free_port()
-        gunicorn = [sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "4", "--log-level", "warning"]
-        self.process = subprocess.Popen(
-            [*gunicorn, "-b", f"127.0.0.1:{self.port}", app_spec],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-        )
-
-    def __enter__(self) -> Server:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                conn = HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/healthz")
-                conn.getresponse().read()
-                conn.close()
-                return self
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.2)
-
-    def __exit__(self, *_exc: object) -> None:
-        self.process.terminate()
-        self.process.wait(30)
 
 
 CEILING_APP = '''
@@ -239,34 +203,6 @@ def drive(
 
 
 # --- the service: seeding through its API ----------------------------------------------------------
-
-
-class Api:
-    """A small JSON client for seeding (one keep-alive connection)."""
-
-    def __init__(self, port: int) -> None:
-        self.conn = HTTPConnection("127.0.0.1", port, timeout=60)
-        self.token = ""
-
-    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
-        all_headers = {"Content-Type": "application/json", **(headers or {})}
-        if self.token:
-            all_headers["Authorization"] = f"Bearer {self.token}"
-        self.conn.request(
-            method, "/api/v1" + path, json.dumps(body) if body is not None else None, all_headers
-        )
-        response = self.conn.getresponse()
-        data = response.read()
-        if response.status >= 300:
-            raise RuntimeError(f"{method} {path} → {response.status}: {data[:300]!r}")
-        return json.loads(data) if data else None
-
-    def login(self, username: str, password: str) -> str:
-        self.token = ""
-        self.token = self.call("POST", "/auth/login", {"username": username, "password": password})[
-            "access_token"
-        ]
-        return self.token
 
 
 def service_env() -> dict[str, str]:

@@ -35,7 +35,6 @@ import json  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -45,6 +44,10 @@ from http.client import HTTPConnection  # noqa: E402
 from typing import Any  # noqa: E402
 
 ROOT = _HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.harness import Api, Server  # noqa: E402
+
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASE = "mb_bench_pages"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -65,12 +68,6 @@ TARGET_WARM_REQUESTS = 1
 # --- the service -------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def make_database(kind: str, folder: str) -> str:
     """A fresh empty database; returns its SQLAlchemy URL."""
     if kind == "sqlite":
@@ -89,61 +86,6 @@ def drop_database(kind: str) -> None:
 
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-
-
-class Server:
-    """The service under gunicorn (2 workers, 4 threads) on a free port, for as long as the block runs."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "4", "--log-level", "warning"]
-        self.process = subprocess.Popen(
-            [*command, "-b", f"127.0.0.1:{self.port}", "wsgi:app"], cwd=ROOT, env=env
-        )
-
-    def __enter__(self) -> Server:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                conn = HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/healthz")
-                conn.getresponse().read()
-                conn.close()
-                return self
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.2)
-
-    def __exit__(self, *_exc: object) -> None:
-        self.process.terminate()
-        self.process.wait(30)
-
-
-class Api:
-    """A small JSON client for seeding."""
-
-    def __init__(self, port: int) -> None:
-        self.conn = HTTPConnection("127.0.0.1", port, timeout=60)
-        self.token = ""
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        headers = {"Content-Type": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        self.conn.request(method, "/api/v1" + path, json.dumps(body) if body is not None else None, headers)
-        response = self.conn.getresponse()
-        data = response.read()
-        if response.status >= 300:
-            raise RuntimeError(f"{method} {path} → {response.status}: {data[:300]!r}")
-        return json.loads(data) if data else None
-
-    def login(self, username: str, password: str) -> None:
-        self.token = ""
-        self.token = self.call("POST", "/auth/login", {"username": username, "password": password})[
-            "access_token"
-        ]
 
 
 def seed(port: int) -> dict[str, str]:
@@ -396,7 +338,7 @@ def main() -> int:
             capture_output=True,
         )
         try:
-            with Server(env) as server, sync_playwright() as playwright:
+            with Server("wsgi:app", env) as server, sync_playwright() as playwright:
                 paths = seed(server.port)
                 for path in paths.values():  # the workers' first requests load templates: not measured
                     for _ in range(4):
