@@ -160,3 +160,16 @@ def test_reports_follow_the_village_order(app, client, monkeypatch):
     ]
     select = cards[cards.index('id="group_id"') :]
     assert _names_in(select[: select.index("</select>")], IN_ORDER) == IN_ORDER
+
+
+def test_the_activation_overview_counts_groups_in_the_village_order(app):
+    from merit_bank.auth import activation
+
+    village = _village(app)
+    for name in SCRAMBLED:
+        make_household(app, village, f"户主{name}", group=name)
+    clerk = make_user(app, "clerk", village)
+    with app.app_context():
+        groups, members = activation.overview(db.session.get(User, clerk))
+    assert [g.group for g in groups] == IN_ORDER
+    assert [m.group for m in members] == [n for n in IN_ORDER for _ in range(len(members) // len(IN_ORDER))]

@@ -209,20 +209,23 @@ def overview(actor: User, q: str | None = None) -> tuple[list[GroupCount], list[
     from ..households import services as households
     from ..households.models import Household, Member
     from ..villages.models import VillageGroup
+    from ..villages.ordering import group_key
 
     visible = households.visible_households(actor).with_only_columns(Household.id).scalar_subquery()
     rows = db.session.execute(
-        select(Member, Household.code, VillageGroup.name, User.id)
+        select(Member, Household.code, VillageGroup.name, VillageGroup.position, User.id)
         .join(Household, Household.id == Member.household_id)
         .outerjoin(VillageGroup, VillageGroup.id == Household.group_id)
         .outerjoin(User, User.member_id == Member.id)
         .where(Household.id.in_(visible), Household.active.is_(True))
-        .order_by(VillageGroup.name, Household.code, Member.id)
+        .order_by(Household.code, Member.id)
     ).all()
+    # Groups in the village's own order (一组 before 十组), as on every other page that lists them.
+    rows.sort(key=lambda row: group_key(row[2], row[3]))
     counts: dict[str, GroupCount] = {}
     members: list[MemberStatus] = []
     needle = (q or "").strip()
-    for member, code, group, user_id in rows:
+    for member, code, group, _position, user_id in rows:
         group_name = group or ""
         count = counts.setdefault(group_name, GroupCount(group_name))
         count.members += 1
