@@ -221,7 +221,7 @@ def overview(actor: User, q: str | None = None) -> tuple[list[GroupCount], list[
         .order_by(Household.code, Member.id)
     ).all()
     # Groups in the village's own order (一组 before 十组), as on every other page that lists them.
-    rows.sort(key=lambda row: group_key(row[2], row[3]))
+    rows.sort(key=lambda row: group_key(row.name, row.position))
     counts: dict[str, GroupCount] = {}
     members: list[MemberStatus] = []
     needle = (q or "").strip()

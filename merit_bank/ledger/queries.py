@@ -47,7 +47,10 @@ def household_village_and_balance(household_id: int) -> tuple[int | None, int]:
     """The village of a household's account (for the caller's scope check) and its balance, in one
     indexed row read: (None, 0) when the household has no account."""
     row = db.session.connection().execute(_HOUSEHOLD_VILLAGE_BALANCE, {"id": household_id}).first()
-    return (None, 0) if row is None else (row[0], row[1])
+    if row is None:
+        return None, 0
+    village_id, balance = row
+    return village_id, balance
 
 
 def shop_balance(shop_id: int) -> int:

@@ -340,13 +340,15 @@ def _prefetch(
     under `key` if any, and the rows loaded (the session holds them only while someone else does)."""
     replay_id = select(Redemption.id).where(Redemption.idempotency_key == key).scalar_subquery()
     replay_hash = select(Redemption.request_hash).where(Redemption.idempotency_key == key).scalar_subquery()
-    query = select(Shop, replay_id, replay_hash).where(Shop.id == shop_id)
+    query = select(Shop, replay_id.label("replay_id"), replay_hash.label("replay_hash")).where(
+        Shop.id == shop_id
+    )
     if household_id is not None:
         query = query.add_columns(Household).outerjoin(Household, Household.id == household_id)
     row = db.session.execute(query).first()
-    if row is None or key is None or row[1] is None:
+    if row is None or key is None or row.replay_id is None:
         return None, tuple(row or ())
-    return (row[1], row[2]), tuple(row)
+    return (row.replay_id, row.replay_hash), tuple(row)
 
 
 def _replayed(earlier: tuple[int, str], request_hash: str) -> Redemption:

@@ -442,7 +442,7 @@ def approval_fast(village_ids: Sequence[int], period: Period, th: Thresholds) ->
         .where(*_approvals(village_ids, period), ClaimAction.actor_id.is_not(None))
         .group_by(Claim.village_id, ClaimAction.actor_id)
     ).all()
-    fired = [row for row in rows if int(row[3] or 0) >= th.fast_min_count]
+    fired = [(v, a, total, fast) for v, a, total, fast in rows if int(fast or 0) >= th.fast_min_count]
     claims_of = _approval_claims(period, [(v, a) for v, a, _t, _f in fired], [], [quick], th.evidence_limit)
     findings = []
     for village_id, actor_id, total, fast in fired:
@@ -474,7 +474,7 @@ def approval_night(village_ids: Sequence[int], period: Period, th: Thresholds) -
         .where(*_approvals(village_ids, period), ClaimAction.actor_id.is_not(None))
         .group_by(Claim.village_id, ClaimAction.actor_id)
     ).all()
-    fired = [row for row in rows if int(row[3] or 0) >= th.night_min_count]
+    fired = [(v, a, total, night) for v, a, total, night in rows if int(night or 0) >= th.night_min_count]
     claims_of = _approval_claims(
         period, [(v, a) for v, a, _t, _n in fired], [], [at_night], th.evidence_limit
     )
