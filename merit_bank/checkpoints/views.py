@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, render_template
+from flask import Blueprint, g, render_template, url_for
 
 from .. import web
+from ..events.tokens import base_url
 from . import services
 
 bp = Blueprint("checkpoints", __name__)
@@ -15,6 +16,11 @@ bp = Blueprint("checkpoints", __name__)
 def latest_checkpoint(village_id: int) -> dict[str, Any] | None:
     """The village's latest checkpoint as the 公示栏 shows it (seq, base32 fingerprint, day), or None."""
     return services.board_fingerprint(village_id)
+
+
+def verify_page_url(village_code: str) -> str:
+    """Where printed QR codes send a reader to check the village's ledger (on PUBLIC_BASE_URL if set)."""
+    return base_url() + url_for("checkpoints.verify_page", village_code=village_code)
 
 
 @bp.get("/board/<village_code>/ledger")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from flask import url_for
 from flask_jwt_extended import jwt_required
 from flask_smorest import Blueprint
 
 from ..auth.scope import current_user
-from ..events.tokens import base_url
+from ..checkpoints.views import verify_page_url
 from ..pdf import pdf_response
-from ..villages.models import Village
 from . import services
 from .schemas import CertificateArgs, PublishedArgs, PublishSchema, SettingsArgs, SettingsSchema, StarsArgs
 
@@ -72,10 +70,6 @@ def certificates(args):
     actor = current_user()
     village = services.village_for(actor, args.get("village_id"))
     data, name = services.certificates_pdf(
-        actor, village.id, args["year"], args.get("household_id"), board_url=board_url(village)
+        actor, village.id, args["year"], args.get("household_id"), verify_url=verify_page_url(village.code)
     )
     return pdf_response(data, name)
-
-
-def board_url(village: Village) -> str:
-    return base_url() + url_for("claims.board", village_code=village.code)

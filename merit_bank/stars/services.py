@@ -399,7 +399,7 @@ def star_word(stars: int) -> str:
 
 
 def certificates_pdf(
-    actor: User, village_id: int | None, year: Any, household_id: int | None = None, board_url: str = ""
+    actor: User, village_id: int | None, year: Any, household_id: int | None = None, verify_url: str = ""
 ) -> tuple[bytes, str]:
     """A4 certificates of the latest publication: one page per household with a star, or one household.
 
@@ -428,12 +428,12 @@ def certificates_pdf(
         )
         document.text(_("No household reached a star this year."), align="C")
     for row in rows:
-        _certificate_page(document, body, row, board_url)
+        _certificate_page(document, body, row, verify_url)
     suffix = f"-{household_id}" if household_id is not None else ""
     return document.output(), f"stars-{body['year']}-v{body['version']}{suffix}.pdf"
 
 
-def _certificate_page(document: Any, body: dict[str, Any], row: dict[str, Any], board_url: str) -> None:
+def _certificate_page(document: Any, body: dict[str, Any], row: dict[str, Any], verify_url: str) -> None:
     pdf = document.pdf
     document.page()
     pdf.set_draw_color(180, 30, 30)
@@ -468,10 +468,10 @@ def _certificate_page(document: Any, body: dict[str, Any], row: dict[str, Any], 
     document.heading("★" * row["stars"], size=44, space_after=4)
     pdf.set_text_color(0, 0, 0)
     document.text(_("%(count)d stars · %(year)d", count=row["stars"], year=body["year"]), size=14, align="C")
-    if board_url:
-        document.qr(board_url, x=(210 - 28) / 2, y=205, size=28)
+    if verify_url:
+        document.qr(verify_url, x=(210 - 28) / 2, y=205, size=28)
         pdf.set_y(234)
-        document.text(_("Scan to see the village's public notice board"), size=9, align="C")
+        document.text(_("Scan to check the village's public ledger"), size=9, align="C")
     pdf.set_y(248)
     document.text(_("%(village)s village committee", village=body["village_name"]), size=14, align="R")
     document.text(body["published_on"], size=12, align="R")

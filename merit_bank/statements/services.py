@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from flask import current_app, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..auth.models import User
 from ..checkpoints import services as checkpoints
+from ..checkpoints.views import verify_page_url
 from ..clock import local_date, local_midnight, local_today
 from ..errors import NotFound, ValidationFailed
 from ..extensions import db
@@ -32,14 +32,6 @@ def household_stars(household: Household, year: int) -> int | None:
     """The household's 星级文明户 rating of the year as published (the latest correction); None: not
     published yet."""
     return stars.household_rating(household.village_id, household.id, year)
-
-
-def verify_url(village_code: str) -> str:
-    """The public ledger check of the village (/board/{code}/ledger) on PUBLIC_BASE_URL, else this host."""
-    configured = (current_app.config.get("PUBLIC_BASE_URL") or "").strip().rstrip("/")
-    if configured:
-        return configured + url_for("checkpoints.verify_page", village_code=village_code)
-    return url_for("checkpoints.verify_page", village_code=village_code, _external=True)
 
 
 def check_year(year: Any) -> int:
@@ -109,7 +101,7 @@ def statement(household: Household, year: int) -> dict[str, Any]:
         "movements": movements,
         "stars": household_stars(household, year),
         "checkpoint": checkpoints.fingerprint_of(checkpoint) if checkpoint is not None else None,
-        "verify_url": verify_url(village.code),
+        "verify_url": verify_page_url(village.code),
     }
 
 

@@ -134,8 +134,8 @@ def test_certificates_are_pdfs_with_the_names_and_figures(rated):
     first = pages[0]
     assert "王建国" in first and "2026" in first and "30" in first and "幸福村" in first and "三星级" in first
     assert "李德明" in pages[2] and "19" in pages[2] and "一星级" in pages[2]
-    # The QR opens the village's public board.
-    assert all(code.endswith(f"/board/{village_code(w)}") for code in pdf_qr_codes(response.data))
+    # The QR opens the village's public ledger verification page.
+    assert all(code.endswith(f"/board/{village_code(w)}/ledger") for code in pdf_qr_codes(response.data))
 
     one = client.get(url + f"&household_id={w.households[2]['id']}", headers=w.h(w.admin))
     assert one.status_code == 200
