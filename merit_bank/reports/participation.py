@@ -286,6 +286,11 @@ def _tag_label(tag: str | None) -> str:
     return tag if tag else str(_l("Everyone"))
 
 
+def _person_cells(r: dict[str, Any]) -> list[Any]:
+    """A member as every export names them: name, head of household, code, group, tags."""
+    return [r["name"], r["head_name"], r["code"], r["group"] or "", "、".join(r["tags"])]
+
+
 def export_of(actor: User, name: str, village_id: int | None, period: Period, tag: str | None):
     """The export `name` (participation, member-rankings, absent-members, party-members) for one village."""
     if name == "participation":
@@ -318,45 +323,18 @@ def export_of(actor: User, name: str, village_id: int | None, period: Period, ta
     if name == "member-rankings":
         result = member_rankings(actor, village_id, period, tag)
         columns = [("rank", _l("Rank")), *person, ("earned", _l("Earned")), ("deeds", _l("Deeds"))]
-        rows = [
-            [
-                r["rank"],
-                r["name"],
-                r["head_name"],
-                r["code"],
-                r["group"] or "",
-                "、".join(r["tags"]),
-                r["earned"],
-                r["deeds"],
-            ]
-            for r in result["items"]
-        ]
+        rows = [[r["rank"], *_person_cells(r), r["earned"], r["deeds"]] for r in result["items"]]
         return _export(name, _l("Member rankings"), columns, rows)
     if name == "absent-members":
         result = participation(actor, village_id, period, tag)
         if result["absent"] is None:
             policy.ensure_sees_members_by_name(actor, result["village_id"])
-        rows = [
-            [r["name"], r["head_name"], r["code"], r["group"] or "", "、".join(r["tags"])]
-            for r in result["absent"] or []
-        ]
+        rows = [_person_cells(r) for r in result["absent"] or []]
         return _export(name, _l("Members who did not take part"), person, rows)
     result = party_report(actor, village_id, period, tag or PARTY_TAG)
     columns = [*person, ("earned", _l("Earned")), ("deeds", _l("Deeds"))]
     columns += [(f"month_{m}", m) for m in result["months"]]
-    rows = [
-        [
-            r["name"],
-            r["head_name"],
-            r["code"],
-            r["group"] or "",
-            "、".join(r["tags"]),
-            r["earned"],
-            r["deeds"],
-            *r["months"],
-        ]
-        for r in result["items"]
-    ]
+    rows = [[*_person_cells(r), r["earned"], r["deeds"], *r["months"]] for r in result["items"]]
     return _export(name, _l("Party members' points"), columns, rows)
 
 
