@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select, text
+from sqlalchemy import Select, and_, bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager, make_transient_to_detached, selectinload
 
@@ -138,8 +139,18 @@ def list_events(actor: User, village_id: int | None = None, current: bool = Fals
     return query
 
 
+# The event reads of every scan, built once: a statement built per request costs more CPU to build and to
+# key for SQLAlchemy's statement cache than the database spends answering it (docs/benchmarks.md).
+_EVENT = select(Event).where(Event.id == bindparam("event_id"))
+_EVENT_IN_VILLAGES = _EVENT.where(Event.village_id.in_(bindparam("village_ids", expanding=True)))
+
+
 def get_event(actor: User, event_id: int) -> Event:
-    event = db.session.scalar(visible_events(actor).where(Event.id == event_id))
+    ids = visible_village_ids(actor)
+    if ids is None:
+        event = db.session.scalar(_EVENT, {"event_id": event_id})
+    else:
+        event = db.session.scalar(_EVENT_IN_VILLAGES, {"event_id": event_id, "village_ids": ids})
     if event is None:
         raise NotFound("not-found", _("No such event."))
     return event
@@ -230,6 +241,27 @@ class _Locked:
     held: tuple[Any, ...]  # the rule and its current version, kept in the session for _admit
 
 
+@cache
+def _scan_context() -> Select:
+    """The event, the member's check-in at it, the event's rule and the rule's current version (built
+    once, on first use: rules' models import later than events')."""
+    from ..rules.models import Rule, RuleVersion
+
+    return (
+        select(Event, Checkin, Rule, RuleVersion)
+        .outerjoin(Checkin, and_(Checkin.event_id == Event.id, Checkin.member_id == bindparam("member_id")))
+        .outerjoin(Rule, Rule.id == Event.rule_id)
+        .outerjoin(RuleVersion, and_(RuleVersion.rule_id == Rule.id, RuleVersion.version == Rule.version))
+        .where(Event.id == bindparam("event_id"))
+        .execution_options(populate_existing=True)
+    )
+
+
+@cache
+def _scan_context_locked() -> Select:
+    return _scan_context().with_for_update(of=Event)
+
+
 def _lock_event_for(event_id: int, member_id: int) -> _Locked:
     """The event, the member's check-in at it and the event's rule, in one round trip; the event's row
     is locked only when the event has a capacity.
@@ -241,20 +273,10 @@ def _lock_event_for(event_id: int, member_id: int) -> _Locked:
     first transaction and fails when it commits), and _run then answers with the first check-in.
     The check-in read here may likewise miss one committed meanwhile.
     """
-    from ..rules.models import Rule, RuleVersion
-
-    query = (
-        select(Event, Checkin, Rule, RuleVersion)
-        .outerjoin(Checkin, and_(Checkin.event_id == Event.id, Checkin.member_id == member_id))
-        .outerjoin(Rule, Rule.id == Event.rule_id)
-        .outerjoin(RuleVersion, and_(RuleVersion.rule_id == Rule.id, RuleVersion.version == Rule.version))
-        .where(Event.id == event_id)
-        .execution_options(populate_existing=True)
-    )
     known = db.session.get(Event, event_id)
-    if not is_sqlite() and (known is None or known.capacity is not None):
-        query = query.with_for_update(of=Event)
-    row = db.session.execute(query).first()
+    locks = not is_sqlite() and (known is None or known.capacity is not None)
+    query = _scan_context_locked() if locks else _scan_context()
+    row = db.session.execute(query, {"event_id": event_id, "member_id": member_id}).first()
     if row is None:
         raise tokens.invalid()
     return _Locked(row.Event, row.Checkin, (row.Rule, row.RuleVersion))
@@ -592,16 +614,15 @@ def _with_members(card_token: str) -> Household | None:
     head = card_token.strip().split(".", 1)[0]
     if not (head[:1].upper() == "H" and head[1:].isdigit() and len(head) <= 12):
         return None
-    return (
-        db.session.scalars(
-            select(Household)
-            .outerjoin(Household.members)
-            .options(contains_eager(Household.members))
-            .where(Household.id == int(head[1:]))
-        )
-        .unique()
-        .first()
-    )
+    return db.session.scalars(_HOUSEHOLD_WITH_MEMBERS, {"household_id": int(head[1:])}).unique().first()
+
+
+_HOUSEHOLD_WITH_MEMBERS = (
+    select(Household)
+    .outerjoin(Household.members)
+    .options(contains_eager(Household.members))
+    .where(Household.id == bindparam("household_id"))
+)
 
 
 def _member_of(household: Household, member_id: int | None) -> Member:

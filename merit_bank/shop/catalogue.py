@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, bindparam, exists, select
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
@@ -157,22 +157,26 @@ def _lock_shop_and_items(shop_id: int, item_ids: Sequence[int]) -> dict[int, Sho
     """_lock_shop, then _lock_items, in one round trip: the shop lock is held from here to the commit."""
     if is_sqlite():
         return _lock_items(shop_id, item_ids)
-    # MATERIALIZED, and reached through EXISTS (an InitPlan): the shop row is locked before any item.
-    shop_lock = (
-        select(Shop.id).where(Shop.id == shop_id).with_for_update(key_share=True).cte("shop_lock")
-    ).prefix_with("MATERIALIZED")
-    query = (
-        select(ShopItem)
-        .where(
-            ShopItem.id.in_(sorted(set(item_ids))),
-            ShopItem.shop_id == shop_id,
-            exists(select(shop_lock.c.id)),
-        )
-        .order_by(ShopItem.id)
-        .with_for_update(key_share=True, of=ShopItem)
-        .execution_options(populate_existing=True)
+    params = {"shop_id": shop_id, "item_ids": sorted(set(item_ids))}
+    return {item.id: item for item in db.session.scalars(_LOCK_SHOP_AND_ITEMS, params)}
+
+
+# Built once (a redemption's hottest read). MATERIALIZED, and reached through EXISTS (an InitPlan): the
+# shop row is locked before any item.
+_SHOP_LOCK = (
+    select(Shop.id).where(Shop.id == bindparam("shop_id")).with_for_update(key_share=True).cte("shop_lock")
+).prefix_with("MATERIALIZED")
+_LOCK_SHOP_AND_ITEMS = (
+    select(ShopItem)
+    .where(
+        ShopItem.id.in_(bindparam("item_ids", expanding=True)),
+        ShopItem.shop_id == bindparam("shop_id"),
+        exists(select(_SHOP_LOCK.c.id)),
     )
-    return {item.id: item for item in db.session.scalars(query)}
+    .order_by(ShopItem.id)
+    .with_for_update(key_share=True, of=ShopItem)
+    .execution_options(populate_existing=True)
+)
 
 
 def _lock_items(shop_id: int, item_ids: Sequence[int]) -> dict[int, ShopItem]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select, text
+from sqlalchemy import Select, bindparam, exists, func, select, text
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -338,17 +338,31 @@ def _prefetch(
 ) -> tuple[tuple[int, str] | None, tuple[Any, ...]]:
     """Load the shop and the household into the session: (id, request_hash) of an earlier redemption
     under `key` if any, and the rows loaded (the session holds them only while someone else does)."""
-    replay_id = select(Redemption.id).where(Redemption.idempotency_key == key).scalar_subquery()
-    replay_hash = select(Redemption.request_hash).where(Redemption.idempotency_key == key).scalar_subquery()
-    query = select(Shop, replay_id.label("replay_id"), replay_hash.label("replay_hash")).where(
-        Shop.id == shop_id
-    )
-    if household_id is not None:
-        query = query.add_columns(Household).outerjoin(Household, Household.id == household_id)
-    row = db.session.execute(query).first()
+    params = {"shop_id": shop_id, "key": key}
+    if household_id is None:
+        row = db.session.execute(_PREFETCH, params).first()
+    else:
+        row = db.session.execute(_PREFETCH_WITH_HOUSEHOLD, {**params, "household_id": household_id}).first()
     if row is None or key is None or row.replay_id is None:
         return None, tuple(row or ())
     return (row.replay_id, row.replay_hash), tuple(row)
+
+
+# Built once: every redemption starts with this read.
+_PREFETCH = select(
+    Shop,
+    select(Redemption.id)
+    .where(Redemption.idempotency_key == bindparam("key"))
+    .scalar_subquery()
+    .label("replay_id"),
+    select(Redemption.request_hash)
+    .where(Redemption.idempotency_key == bindparam("key"))
+    .scalar_subquery()
+    .label("replay_hash"),
+).where(Shop.id == bindparam("shop_id"))
+_PREFETCH_WITH_HOUSEHOLD = _PREFETCH.add_columns(Household).outerjoin(
+    Household, Household.id == bindparam("household_id")
+)
 
 
 def _replayed(earlier: tuple[int, str], request_hash: str) -> Redemption:
