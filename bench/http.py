@@ -106,7 +106,7 @@ def post():
 '''
 
 
-def ceiling_rate(seconds: float, clients: int) -> float:
+def ceiling_rate(seconds: float, clients: int) -> dict[str, Any]:
     pg_exec(f"DROP DATABASE IF EXISTS {CEILING_DB} WITH (FORCE)")
     pg_exec(f"CREATE DATABASE {CEILING_DB}")
     pg_exec("CREATE TABLE balances (id int PRIMARY KEY, balance bigint NOT NULL)", CEILING_DB)
@@ -121,9 +121,60 @@ def ceiling_rate(seconds: float, clients: int) -> float:
         env = {"DATABASE_URL": pg_url(CEILING_DB), "PYTHONPATH": f"{folder}:{ROOT}"}
         with Server("bench_ceiling_app:app", env) as server:
             requests: list[Request] = [("POST", "/post", None, {})] * MAX_REQUESTS
-            result = drive(server.port, requests, seconds, clients)
+            with CpuMeter(server) as meter:
+                result = drive(server.port, requests, seconds, clients)
     pg_exec(f"DROP DATABASE IF EXISTS {CEILING_DB} WITH (FORCE)")
-    return result["rate"]
+    return {**result, **cpu_per_request(meter, result["count"])}
+
+
+def cpu_per_request(meter: CpuMeter, count: int) -> dict[str, float]:
+    return {"app_ms": 1000 * meter.app / max(count, 1), "db_ms": 1000 * meter.database / max(count, 1)}
+
+
+# --- CPU per request --------------------------------------------------------------------------------
+
+
+def _process_table() -> dict[int, tuple[int, str, float]]:
+    """{pid: (parent pid, name, CPU seconds so far)} from /proc."""
+    table = {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path("/proc", entry, "stat").read_text()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        table[int(entry)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / ticks)
+    return table
+
+
+class CpuMeter:
+    """CPU seconds spent by the app server's workers and by PostgreSQL's processes over a `with` block.
+
+    Rates swing with whatever else the shared machine runs; CPU per request does much less, and says what
+    a request costs on each side (docs/benchmarks.md, "What bounds the write rate").
+    """
+
+    def __init__(self, server: Server) -> None:
+        self.master = server.process.pid
+        self.app = self.database = 0.0
+
+    def _sample(self) -> tuple[float, float]:
+        table = _process_table()
+        app = sum(cpu for parent, _name, cpu in table.values() if parent == self.master)
+        database = sum(cpu for _parent, name, cpu in table.values() if name.startswith("postgres"))
+        return app, database
+
+    def __enter__(self) -> CpuMeter:
+        self._start = self._sample()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        end = self._sample()
+        self.app, self.database = end[0] - self._start[0], end[1] - self._start[1]
 
 
 # --- load client -----------------------------------------------------------------------------------
@@ -423,15 +474,17 @@ def main() -> None:
     count_cards = dict(list(cards.items())[-args.count - 5 :])
 
     first = ceiling_rate(args.seconds, args.clients)
-    print(f"ceiling (before): {first:8.1f} postings/s")
+    print(f"ceiling (before): {first['rate']:8.1f} postings/s")
     results: dict[str, dict[str, Any]] = {}
     with Server("merit_bank:create_app()", service_env()) as server:
         for name, make in scenarios(world, checkin_cards, "timed").items():
             wanted = len(checkin_cards) if name == "card check-in" else MAX_REQUESTS
-            results[name] = drive(server.port, make(wanted), args.seconds, args.clients)
+            with CpuMeter(server) as meter:
+                result = drive(server.port, make(wanted), args.seconds, args.clients)
+            results[name] = {**result, **cpu_per_request(meter, result["count"])}
     second = ceiling_rate(args.seconds, args.clients)
-    print(f"ceiling (after):  {second:8.1f} postings/s")
-    ceiling = (first + second) / 2
+    print(f"ceiling (after):  {second['rate']:8.1f} postings/s")
+    ceiling = (first["rate"] + second["rate"]) / 2
 
     log = server_log_path(args.pg_log)
     pg_exec(f"ALTER DATABASE {SERVICE_DB} SET log_statement = 'all'")
@@ -448,13 +501,17 @@ def main() -> None:
         pg_exec(f"ALTER DATABASE {SERVICE_DB} RESET log_statement")
 
     print()
-    header = ("scenario", "req/s", "× ceiling", "p50 ms", "p99 ms", "SQL/req", "tx/req")
+    header = ("scenario", "req/s", "× ceiling", "p50 ms", "p99 ms", "SQL/req", "tx/req", "app ms", "db ms")
     print(f"{header[0]:<15}" + "".join(f" {h:>9}" for h in header[1:]) + "  bad")
     for name, result in results.items():
         statements, transactions = counts[name]
         figures = (result["rate"], result["rate"] / ceiling, result["p50_ms"], result["p99_ms"])
-        line = f"{name:<15}" + "".join(f" {f:>9.2f}" for f in (*figures, statements, transactions))
+        cpu = (result["app_ms"], result["db_ms"])
+        line = f"{name:<15}" + "".join(f" {f:>9.2f}" for f in (*figures, statements, transactions, *cpu))
         print(f"{line}  {result['bad']} {result['bad_statuses']}")
+    for label, run in (("ceiling (before)", first), ("ceiling (after)", second)):
+        print(f"{label:<16} app {run['app_ms']:.2f} ms, db {run['db_ms']:.2f} ms of CPU per posting")
+    print("# app ms / db ms: CPU per request of the app server's workers / of all PostgreSQL processes")
     print(f"# load average after: {os.getloadavg()}")
     pg_exec(f"DROP DATABASE IF EXISTS {SERVICE_DB} WITH (FORCE)")
 

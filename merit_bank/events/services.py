@@ -525,13 +525,23 @@ class _Replayed(Exception):
         self.row = row
 
 
-def _run(scan: Scan, judge: Callable[[], tuple[Household, Member, datetime]]) -> Result:
-    """Judge a scan in one transaction under the event's lock and audit it, accepted or refused."""
+def _run(
+    scan: Scan,
+    judge: Callable[[], tuple[Household, Member, datetime]],
+    context: _ScanContext | None = None,
+) -> Result:
+    """Judge a scan in one transaction under the event's lock and audit it, accepted or refused.
+
+    `context`, read with the event before judging, spares the read of the member's check-in and the
+    rule when the event needs no lock (see _lock_event_for)."""
     try:
         with transaction():
             household, member, at = judge()
             scan.household_id, scan.member_id = household.id, member.id
-            locked = _lock_event_for(scan.event_id or 0, member.id)
+            if context is not None and context.suffices():
+                locked = _Locked(context.event, context.checkins.get(member.id), held=())
+            else:
+                locked = _lock_event_for(scan.event_id or 0, member.id)
             event = locked.event
             if scan.nonce is not None:
                 previous = _replayed(event.id, scan.nonce)
@@ -625,6 +635,60 @@ _HOUSEHOLD_WITH_MEMBERS = (
 )
 
 
+@dataclass
+class _ScanContext:
+    """What judging a card scan reads, in one round trip: the event (in the actor's scope), its rule and
+    the rule's current version, the card's household with its members, and their check-ins at the event.
+    The rows stay in the session, where household_from_card and _admit find them."""
+
+    event: Event
+    checkins: dict[int, Checkin]  # member id -> check-in at the event
+    held: tuple[Any, ...]
+
+    def suffices(self) -> bool:
+        """True when no lock is needed, so that these rows stand for _lock_event_for's (its docstring
+        says why only an event with a capacity is locked); SQLite's BEGIN IMMEDIATE holds everything."""
+        return is_sqlite() or self.event.capacity is None
+
+
+def _read_scan_context(actor: User, event_id: int, card_token: str) -> _ScanContext:
+    """The event as get_event reads it (NotFound outside the actor's scope), with what a card scan at it
+    needs; the card itself is checked after, by household_from_card."""
+    head = card_token.strip().split(".", 1)[0]
+    valid = head[:1].upper() == "H" and head[1:].isdigit() and len(head) <= 12
+    params: dict[str, Any] = {"event_id": event_id, "household_id": int(head[1:]) if valid else None}
+    ids = visible_village_ids(actor)
+    if ids is None:
+        result = db.session.execute(_scan_context_query(), params)
+    else:
+        result = db.session.execute(_scan_context_query(scoped=True), {**params, "village_ids": ids})
+    rows = result.unique().all()
+    if not rows:
+        raise NotFound("not-found", _("No such event."))
+    first = rows[0]
+    checkins = {row.Checkin.member_id: row.Checkin for row in rows if row.Checkin is not None}
+    return _ScanContext(first.Event, checkins, held=(first.Rule, first.RuleVersion, first.Household))
+
+
+@cache
+def _scan_context_query(scoped: bool = False) -> Select:
+    from ..rules.models import Rule, RuleVersion
+
+    query = (
+        select(Event, Rule, RuleVersion, Household, Checkin)
+        .outerjoin(Rule, Rule.id == Event.rule_id)
+        .outerjoin(RuleVersion, and_(RuleVersion.rule_id == Rule.id, RuleVersion.version == Rule.version))
+        .outerjoin(Household, Household.id == bindparam("household_id"))
+        .outerjoin(Household.members)
+        .outerjoin(Checkin, and_(Checkin.event_id == Event.id, Checkin.member_id == Member.id))
+        .options(contains_eager(Household.members))
+        .where(Event.id == bindparam("event_id"))
+    )
+    if scoped:
+        query = query.where(Event.village_id.in_(bindparam("village_ids", expanding=True)))
+    return query
+
+
 def _member_of(household: Household, member_id: int | None) -> Member:
     if member_id is None:
         if len(household.members) == 1:
@@ -657,7 +721,12 @@ def check_in_with_card(
     device: str = "",
 ) -> Result:
     """A clerk checks in a member of the household whose card was scanned (or code typed)."""
-    event = managed_event(actor, event_id)
+    context = _read_scan_context(actor, event_id, card_token) if card_token else None
+    if context is None:
+        event = managed_event(actor, event_id)
+    else:
+        event = context.event
+        policy.ensure_manages(actor, event)
     scan = Scan(
         method="card" if card_token else "code",
         actor=actor,
@@ -668,12 +737,15 @@ def check_in_with_card(
     )
 
     def judge() -> tuple[Household, Member, datetime]:
-        household = _household_for_scan(event, card_token, household_code)
+        if context is not None and card_token:
+            household = household_services.household_from_card(card_token)  # read with the context
+        else:
+            household = _household_for_scan(event, card_token, household_code)
         scan.household_id = household.id
         policy.ensure_can_check_in(actor, household.id)
         return household, _member_of(household, member_id), tokens.now()
 
-    return _run(scan, judge)
+    return _run(scan, judge, context)
 
 
 def _replayed(event_id: int, nonce: str) -> ScanLog | None:
