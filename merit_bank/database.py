@@ -296,6 +296,21 @@ def first_statement(run: Callable[[], T]) -> T:
         return run()
 
 
+def driver_rows(sql: str, params: dict[str, Any]) -> list[tuple]:
+    """PostgreSQL: run a statement (psycopg's %(name)s style) straight on the session's connection,
+    prepared on the server, and return its rows.
+
+    For the statements run while a hot lock is held (the ledger's posting, a redemption's writes): every
+    bit of client work then lengthens the queue behind the lock, so these skip SQLAlchemy's execution
+    layer. Errors still surface as SQLAlchemy's (IntegrityError and so on).
+    """
+    connection = db.session.connection()
+    try:
+        return connection.connection.driver_connection.execute(sql, params, prepare=True).fetchall()
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, psycopg.Error, dialect=connection.dialect) from exc
+
+
 class _KeepPreparedConnection(psycopg.Connection):
     """A psycopg connection whose rollback keeps the statements prepared on it.
 

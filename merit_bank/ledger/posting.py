@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-import psycopg
-from sqlalchemy import Connection, bindparam, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
-from ..database import is_sqlite, transaction, utcnow
+from ..database import driver_rows, is_sqlite, transaction, utcnow
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..i18n import request_gettext as _
@@ -294,18 +293,6 @@ class _PostRow(NamedTuple):
     tx_seq: int | None
     tx_created_at: datetime | None
     tx_hash: str | None
-
-
-def _pg_rows(connection: Connection, sql: str, params: dict[str, Any]) -> list[tuple]:
-    """Run a posting statement straight on the session's psycopg connection, prepared on the server.
-
-    Under the chain lock every bit of client work lengthens the queue, so these two statements skip
-    SQLAlchemy's execution layer; errors still surface as SQLAlchemy's (IntegrityError and so on).
-    """
-    try:
-        return connection.connection.driver_connection.execute(sql, params, prepare=True).fetchall()
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(sql, params, exc, psycopg.Error, dialect=connection.dialect) from exc
 
 
 def lock_village(village_id: int) -> None:
@@ -590,7 +577,7 @@ def _post_postgresql(posting: Posting) -> Transaction | _Written:
     """One statement under the chain lock (_PG_POST), checked against _plan before the commit."""
     connection = db.session.connection()
     now = utcnow()
-    result = _pg_rows(connection, _PG_POST, _pg_params(posting, now))
+    result = driver_rows(_PG_POST, _pg_params(posting, now))
     if not result:
         raise NotFound("ledger-not-open", _("This village has no ledger yet."))
     rows = [_PostRow._make(row) for row in result]

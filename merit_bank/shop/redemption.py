@@ -6,12 +6,12 @@ then the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, func, select, text
+from sqlalchemy import Select, bindparam, exists, func, select
 from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -20,7 +20,7 @@ from ..auth import policy as auth_policy
 from ..auth.models import User
 from ..auth.scope import visible_village_ids
 from ..clock import local_date, local_month
-from ..database import is_sqlite, transaction
+from ..database import driver_rows, is_sqlite, transaction
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..households.models import Household
@@ -214,8 +214,10 @@ def redeem(
         if is_sqlite():
             redemption = _write_redemption_rows(values, lines, items)
         else:
-            redemption = _write_redemption_statement(values, lines, items)
-    return RedeemResult(redemption, False)
+            adopt_written = _write_redemption_statement(values, lines, items)
+    if is_sqlite():
+        return RedeemResult(redemption, False)
+    return RedeemResult(adopt_written(), False)
 
 
 def _write_redemption_rows(
@@ -261,45 +263,48 @@ def _line_values(item: ShopItem, quantity: int) -> dict[str, Any]:
 # A redemption's writes on PostgreSQL, in one round trip after the posting: the redemption, its lines, the
 # items' new stock and their movements (noted with the receipt number, Redemption.receipt_no). The shop and
 # item locks are then held across four round trips (the lock, the posting, this, COMMIT) instead of seven.
-_WRITE_REDEMPTION = text("""
+_WRITE_REDEMPTION = """
 WITH redemption AS (
     INSERT INTO shop_redemptions (shop_id, village_id, household_id, idempotency_key, request_hash,
         total_points, balance_after, transaction_id, month, actor_id, created_at)
-    VALUES (:shop_id, :village_id, :household_id, :idempotency_key, :request_hash, :total_points,
-        :balance_after, :transaction_id, :month, :actor_id, :created_at)
+    VALUES (%(shop_id)s, %(village_id)s, %(household_id)s, %(idempotency_key)s, %(request_hash)s,
+        %(total_points)s, %(balance_after)s, %(transaction_id)s, %(month)s, %(actor_id)s, %(created_at)s)
     RETURNING id
 ), lines AS (
     INSERT INTO shop_redemption_lines (redemption_id, item_id, name, unit, price_points, quantity, points)
     SELECT redemption.id, l.item_id, l.name, l.unit, l.price_points, l.quantity, l.points
-    FROM redemption, unnest(CAST(:l_item_id AS integer[]), CAST(:l_name AS varchar[]),
-        CAST(:l_unit AS varchar[]), CAST(:l_price_points AS integer[]), CAST(:l_quantity AS integer[]),
-        CAST(:l_points AS bigint[]))
+    FROM redemption, unnest(CAST(%(l_item_id)s AS integer[]), CAST(%(l_name)s AS varchar[]),
+        CAST(%(l_unit)s AS varchar[]), CAST(%(l_price_points)s AS integer[]),
+        CAST(%(l_quantity)s AS integer[]), CAST(%(l_points)s AS bigint[]))
         WITH ORDINALITY AS l(item_id, name, unit, price_points, quantity, points, n)
     ORDER BY l.n
     RETURNING id
 ), stock AS (
-    UPDATE shop_items SET stock = s.stock_after, updated_at = :created_at
-    FROM unnest(CAST(:l_item_id AS integer[]), CAST(:l_stock_after AS integer[])) AS s(id, stock_after)
+    UPDATE shop_items SET stock = s.stock_after, updated_at = %(created_at)s
+    FROM unnest(CAST(%(l_item_id)s AS integer[]), CAST(%(l_stock_after)s AS integer[]))
+        AS s(id, stock_after)
     WHERE shop_items.id = s.id
 ), moves AS (
     INSERT INTO shop_stock_movements (item_id, shop_id, kind, quantity, stock_after, redemption_id, note,
         actor_id, created_at)
-    SELECT m.item_id, :shop_id, 'redemption', -m.quantity, m.stock_after, redemption.id,
-        :receipt_prefix || CASE WHEN redemption.id >= 1000000 THEN redemption.id::text
+    SELECT m.item_id, %(shop_id)s, 'redemption', -m.quantity, m.stock_after, redemption.id,
+        %(receipt_prefix)s || CASE WHEN redemption.id >= 1000000 THEN redemption.id::text
             ELSE lpad(redemption.id::text, 7, '0') END,
-        :actor_id, :created_at
-    FROM redemption, unnest(CAST(:l_item_id AS integer[]), CAST(:l_quantity AS integer[]),
-        CAST(:l_stock_after AS integer[])) WITH ORDINALITY AS m(item_id, quantity, stock_after, n)
+        %(actor_id)s, %(created_at)s
+    FROM redemption, unnest(CAST(%(l_item_id)s AS integer[]), CAST(%(l_quantity)s AS integer[]),
+        CAST(%(l_stock_after)s AS integer[])) WITH ORDINALITY AS m(item_id, quantity, stock_after, n)
     ORDER BY m.n
 )
 SELECT redemption.id, (SELECT array_agg(id ORDER BY id) FROM lines) FROM redemption
-""")
+"""
 
 
 def _write_redemption_statement(
     values: dict[str, Any], lines: Sequence[dict[str, Any]], items: dict[int, ShopItem]
-) -> Redemption:
-    """PostgreSQL: _WRITE_REDEMPTION; the rows it wrote enter the session as loaded (no read back).
+) -> Callable[[], Redemption]:
+    """PostgreSQL: _WRITE_REDEMPTION, run on the driver (it runs under the shop's lock, see
+    database.driver_rows). Returns what makes the rows it wrote enter the session as loaded (no read
+    back), for the caller to run once the commit has released the locks.
 
     _check_sale has made sure every line is in stock (the lines name distinct items), under the locks.
     """
@@ -311,19 +316,23 @@ def _write_redemption_statement(
         "l_stock_after": stock_after,
         "receipt_prefix": f"{values['shop_id']:03d}-",
     }
-    redemption_id, line_ids = db.session.connection().execute(_WRITE_REDEMPTION, params).one()
-    redemption = _adopt(Redemption(id=redemption_id, **values))
-    receipt_lines = [
-        _adopt(RedemptionLine(id=line_id, redemption_id=redemption_id, **row))
-        for line_id, row in zip(line_ids, rows, strict=True)
-    ]
-    set_committed_value(redemption, "lines", receipt_lines)
-    set_committed_value(redemption, "void", None)
-    for row, after in zip(rows, stock_after, strict=True):
-        item = items[row["item_id"]]
-        set_committed_value(item, "stock", after)
-        set_committed_value(item, "updated_at", values["created_at"])
-    return redemption
+    ((redemption_id, line_ids),) = driver_rows(_WRITE_REDEMPTION, params)
+
+    def adopt() -> Redemption:
+        redemption = _adopt(Redemption(id=redemption_id, **values))
+        receipt_lines = [
+            _adopt(RedemptionLine(id=line_id, redemption_id=redemption_id, **row))
+            for line_id, row in zip(line_ids, rows, strict=True)
+        ]
+        set_committed_value(redemption, "lines", receipt_lines)
+        set_committed_value(redemption, "void", None)
+        for row, after in zip(rows, stock_after, strict=True):
+            item = items[row["item_id"]]
+            set_committed_value(item, "stock", after)
+            set_committed_value(item, "updated_at", values["created_at"])
+        return redemption
+
+    return adopt
 
 
 def _adopt(row: Any) -> Any:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from merit_bank.database import is_sqlite, utcnow
+from merit_bank.database import driver_rows, is_sqlite, utcnow
 from merit_bank.errors import DomainError
 from merit_bank.extensions import db
 from merit_bank.ledger import posting as ledger_posting
@@ -44,9 +44,7 @@ def _posting(village_id: int, household_id: int, kind: str, amount: int, key: st
 
 def _statement_writes(posting: ledger_posting.Posting) -> bool:
     """Whether PostgreSQL's statement itself would write the posting (rolled back at once)."""
-    rows = ledger_posting._pg_rows(
-        db.session.connection(), ledger_posting._PG_POST, ledger_posting._pg_params(posting, utcnow())
-    )
+    rows = driver_rows(ledger_posting._PG_POST, ledger_posting._pg_params(posting, utcnow()))
     db.session.rollback()
     return ledger_posting._PostRow._make(rows[0]).tx_id is not None
 
