@@ -14,13 +14,13 @@ from tests.sql_counting import counting
 
 # What SQLAlchemy sends for each request on PostgreSQL (BEGIN, COMMIT and the ledger's posting statement
 # not included), with a little slack: today 4 for a redemption (the user; the shop, household and replay
-# check; the shop and item locks; one statement for every write) and 4 for a card check-in (the user; the
+# check; the shop and item locks; one statement for every write) and 3 for a card check-in (the user; the
 # event with its rule, the card's household, its members and their check-ins at the event; one statement
-# for every write; the claim's posting id), so 7 each with BEGIN, COMMIT and the posting
-# (docs/benchmarks.md, "HTTP, issue #11"). The tests' tokens carry no role, so the read-only gate reads
-# the user once more here.
+# for every write, the posting stamping its id on the claim itself), so 7 and 6 with BEGIN, COMMIT and
+# the posting (docs/benchmarks.md, "HTTP, issue #11"). The tests' tokens carry no role, so the read-only
+# gate reads the user once more here.
 REDEMPTION_STATEMENTS = 5
-CHECKIN_STATEMENTS = 5
+CHECKIN_STATEMENTS = 4
 
 
 def test_a_redemption_is_one_transaction_that_commits_once(app, client):

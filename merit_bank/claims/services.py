@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import IO, Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -500,13 +500,10 @@ def post_planned_claim(planned: PlannedClaim, claim_id: int) -> Claim:
     make_transient_to_detached(claim)
     db.session.add(claim)
     if planned.posts:
-        posting = _award(claim, planned.version, claim.created_by_id)
-        db.session.connection().execute(_SET_TRANSACTION, {"id": claim_id, "transaction_id": posting.id})
+        # The posting stamps its id on the claim row in its own statement (ledger.post's `stamp`).
+        posting = _award(claim, planned.version, claim.created_by_id, stamp=("claims", claim_id))
         set_committed_value(claim, "transaction_id", posting.id)
     return claim
-
-
-_SET_TRANSACTION = text("UPDATE claims SET transaction_id = :transaction_id WHERE id = :id")
 
 
 def _action(
@@ -622,7 +619,7 @@ def _check_cap(claim: Claim, version: RuleVersion) -> None:
         )
 
 
-def _award(claim: Claim, version: RuleVersion, actor_id: int | None):
+def _award(claim: Claim, version: RuleVersion, actor_id: int | None, stamp: tuple[str, int] | None = None):
     memo = version.name if claim.quantity == 1 else f"{version.name} ×{claim.quantity}"
     return ledger.award(
         village_id=claim.village_id,
@@ -634,6 +631,7 @@ def _award(claim: Claim, version: RuleVersion, actor_id: int | None):
         rule_id=claim.rule_id,
         rule_version=claim.rule_version,
         memo=memo[:500],
+        stamp=stamp,
     )
 
 

@@ -19,9 +19,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -189,17 +190,17 @@ def _encoding_sql() -> str:
             raise ValueError(f"hashing.FIELDS: no SQL for the JSON type {json_type!r} of {name!r}")
     parts.append((True, "}"))
     merged: list[tuple[bool, str]] = []
-    for literal, text in parts:
+    for literal, piece in parts:
         if literal and merged and merged[-1][0]:
-            merged[-1] = (True, merged[-1][1] + text)
+            merged[-1] = (True, merged[-1][1] + piece)
         else:
-            merged.append((literal, text))
+            merged.append((literal, piece))
     sql = ""
-    for literal, text in merged:
+    for literal, piece in merged:
         if literal:
-            sql += ("\n|| " if sql else "") + "'" + text.replace("'", "''") + "'"
+            sql += ("\n|| " if sql else "") + "'" + piece.replace("'", "''") + "'"
         else:
-            sql += " || " + text
+            sql += " || " + piece
     return sql
 
 
@@ -319,6 +320,37 @@ def _lock_chain(village_id: int) -> tuple[int, str, datetime | None]:
     return row.seq, row.head_hash, row.last_at
 
 
+# Tables whose rows record the transaction that posted them (their transaction_id column), which a
+# posting can stamp in its own statement: see post()'s `stamp`.
+STAMPED_TABLES = frozenset({"claims"})
+
+
+@cache
+def _pg_post_sql(stamped_table: str | None) -> str:
+    """_PG_POST, stamping the new transaction's id on a row of `stamped_table` in the same statement."""
+    if stamped_table is None:
+        return _PG_POST
+    if stamped_table not in STAMPED_TABLES:
+        raise ValueError(f"ledger: no stamp for table {stamped_table!r}")
+    stamp = (
+        f"), stamp AS (\nUPDATE {stamped_table} SET transaction_id = tx.id FROM tx"
+        f" WHERE {stamped_table}.id = %(stamp_id)s::int\n)\nSELECT chain.seq,"
+    )
+    assert _PG_POST.count(")\nSELECT chain.seq,") == 1
+    return _PG_POST.replace(")\nSELECT chain.seq,", stamp)
+
+
+def _stamp(stamp: tuple[str, int], transaction_id: int) -> None:
+    """The stamp of a posting that the statement did not write (SQLite; a key posted before)."""
+    table, row_id = stamp
+    if table not in STAMPED_TABLES:
+        raise ValueError(f"ledger: no stamp for table {table!r}")
+    db.session.connection().execute(
+        text(f"UPDATE {table} SET transaction_id = :transaction_id WHERE id = :id"),
+        {"transaction_id": transaction_id, "id": row_id},
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Posting:
     """One posting as post() accepted it: what the locked paths below check, compute and write."""
@@ -333,6 +365,7 @@ class Posting:
     rule_id: int | None = None
     rule_version: int | None = None
     reverses_id: int | None = None
+    stamp: tuple[str, int] | None = None  # (table, row id): see post()
 
 
 def post(
@@ -347,8 +380,13 @@ def post(
     rule_version: int | None = None,
     reverses_id: int | None = None,
     request_hash: str | None = None,
+    stamp: tuple[str, int] | None = None,
 ) -> Transaction:
     """Post one balanced transaction; the single way points move.
+
+    `stamp` (table, row id) names a row that records the transaction posting it, in its transaction_id
+    column (a claim): PostgreSQL writes it in the posting's own statement, so the chain lock is not held
+    across one more round trip for it.
 
     `lines` are (account key, amount) pairs that must sum to zero. A repeat of an idempotency key with
     the same request returns the first transaction without posting; with another request it is refused.
@@ -397,9 +435,12 @@ def post(
         rule_id=rule_id,
         rule_version=rule_version,
         reverses_id=reverses_id,
+        stamp=stamp,
     )
     with transaction():
         result = _post_locked(posting)
+        if stamp is not None and (isinstance(result, Transaction) or is_sqlite()):
+            _stamp(stamp, result.id if isinstance(result, Transaction) else result[0])
     if isinstance(result, Transaction):
         return result
     # The new row enters the session only now, outside the chain lock when this call committed alone
@@ -570,6 +611,7 @@ def _pg_params(posting: Posting, now: datetime) -> dict[str, Any]:
         "now": now,
         "may_go_negative": HOUSEHOLD_MAY_GO_NEGATIVE[posting.kind],
         "lock_class": CHAIN_LOCK_CLASS,
+        "stamp_id": posting.stamp[1] if posting.stamp is not None else None,
     }
 
 
@@ -577,7 +619,8 @@ def _post_postgresql(posting: Posting) -> Transaction | _Written:
     """One statement under the chain lock (_PG_POST), checked against _plan before the commit."""
     connection = db.session.connection()
     now = utcnow()
-    result = driver_rows(_PG_POST, _pg_params(posting, now))
+    stamped_table = posting.stamp[0] if posting.stamp is not None else None
+    result = driver_rows(_pg_post_sql(stamped_table), _pg_params(posting, now))
     if not result:
         raise NotFound("ledger-not-open", _("This village has no ledger yet."))
     rows = [_PostRow._make(row) for row in result]
@@ -675,6 +718,7 @@ def award(
     rule_version: int | None = None,
     memo: str = "",
     request_hash: str | None = None,
+    stamp: tuple[str, int] | None = None,
 ) -> Transaction:
     """Points from a council's issuing account to a household; negative points are a deduction."""
     if council not in COUNCILS:
@@ -690,6 +734,7 @@ def award(
         rule_id=rule_id,
         rule_version=rule_version,
         request_hash=request_hash,
+        stamp=stamp,
     )
 
 
