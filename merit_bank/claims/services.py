@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import IO, Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -500,10 +500,19 @@ def post_planned_claim(planned: PlannedClaim, claim_id: int) -> Claim:
     make_transient_to_detached(claim)
     db.session.add(claim)
     if planned.posts:
-        # The posting stamps its id on the claim row in its own statement (ledger.post's `stamp`).
-        posting = _award(claim, planned.version, claim.created_by_id, stamp=("claims", claim_id))
+        # On PostgreSQL the posting's own statement records its id on the claim (ledger.FollowUp).
+        stamp = ledger.FollowUp(ctes=_STAMP_CLAIM, params={"f_claim_id": claim_id})
+        posting = _award(claim, planned.version, claim.created_by_id, follow_up=stamp)
+        if posting.follow_up is None:
+            db.session.connection().execute(_SET_TRANSACTION, {"id": claim_id, "transaction_id": posting.id})
         set_committed_value(claim, "transaction_id", posting.id)
     return claim
+
+
+_STAMP_CLAIM = (
+    ", stamp AS (UPDATE claims SET transaction_id = tx.id FROM tx WHERE claims.id = %(f_claim_id)s::int)"
+)
+_SET_TRANSACTION = text("UPDATE claims SET transaction_id = :transaction_id WHERE id = :id")
 
 
 def _action(
@@ -619,7 +628,9 @@ def _check_cap(claim: Claim, version: RuleVersion) -> None:
         )
 
 
-def _award(claim: Claim, version: RuleVersion, actor_id: int | None, stamp: tuple[str, int] | None = None):
+def _award(
+    claim: Claim, version: RuleVersion, actor_id: int | None, follow_up: ledger.FollowUp | None = None
+):
     memo = version.name if claim.quantity == 1 else f"{version.name} ×{claim.quantity}"
     return ledger.award(
         village_id=claim.village_id,
@@ -631,7 +642,7 @@ def _award(claim: Claim, version: RuleVersion, actor_id: int | None, stamp: tupl
         rule_id=claim.rule_id,
         rule_version=claim.rule_version,
         memo=memo[:500],
-        stamp=stamp,
+        follow_up=follow_up,
     )
 
 

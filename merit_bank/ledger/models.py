@@ -70,6 +70,7 @@ class Transaction(db.Model):
     # Not a column: {account key: balance after} on a transaction that post() has just written (the
     # posting returns them, so a caller never reads a balance again); None on one read or replayed.
     balances_after = None
+    follow_up = None  # what a posting's FollowUp returned (ledger.posting.FollowUp)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(Integer)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -320,35 +320,42 @@ def _lock_chain(village_id: int) -> tuple[int, str, datetime | None]:
     return row.seq, row.head_hash, row.last_at
 
 
-# Tables whose rows record the transaction that posted them (their transaction_id column), which a
-# posting can stamp in its own statement: see post()'s `stamp`.
-STAMPED_TABLES = frozenset({"claims"})
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A caller's writes that ride in the posting's own statement on PostgreSQL, so that the chain lock
+    (and whatever lock the caller holds) is not held across one more round trip for them.
+
+    `ctes` continues the statement's WITH list (", name AS (...)"). It may read `tx` (the new
+    transaction's id, seq, created_at and hash; empty when nothing is posted) and `lines` (each entry's
+    account_id, kind, amount and balance_after), and must write nothing when `tx` is empty. `returns`
+    are select-list expressions added to the statement's result, handed back as the transaction's
+    `follow_up`. Its parameters are named f_...; a name of the posting's own would be overwritten.
+    SQLite runs no follow-up, nor does a posting whose key was posted before: `follow_up` is then None
+    and the caller writes by itself.
+    """
+
+    ctes: str
+    params: Mapping[str, Any]
+    returns: str = ""
+
+    def __post_init__(self) -> None:
+        if any(not name.startswith("f_") for name in self.params):
+            raise ValueError("a follow-up's parameters are named f_...")
+
+
+_SELECT_RESULT = ")\nSELECT chain.seq,"
+_FROM_CHAIN = "\nFROM chain\nLEFT JOIN known ON true"
 
 
 @cache
-def _pg_post_sql(stamped_table: str | None) -> str:
-    """_PG_POST, stamping the new transaction's id on a row of `stamped_table` in the same statement."""
-    if stamped_table is None:
-        return _PG_POST
-    if stamped_table not in STAMPED_TABLES:
-        raise ValueError(f"ledger: no stamp for table {stamped_table!r}")
-    stamp = (
-        f"), stamp AS (\nUPDATE {stamped_table} SET transaction_id = tx.id FROM tx"
-        f" WHERE {stamped_table}.id = %(stamp_id)s::int\n)\nSELECT chain.seq,"
-    )
-    assert _PG_POST.count(")\nSELECT chain.seq,") == 1
-    return _PG_POST.replace(")\nSELECT chain.seq,", stamp)
-
-
-def _stamp(stamp: tuple[str, int], transaction_id: int) -> None:
-    """The stamp of a posting that the statement did not write (SQLite; a key posted before)."""
-    table, row_id = stamp
-    if table not in STAMPED_TABLES:
-        raise ValueError(f"ledger: no stamp for table {table!r}")
-    db.session.connection().execute(
-        text(f"UPDATE {table} SET transaction_id = :transaction_id WHERE id = :id"),
-        {"transaction_id": transaction_id, "id": row_id},
-    )
+def _pg_post_sql(ctes: str, returns: str) -> str:
+    """_PG_POST with a follow-up's CTEs after its own and its expressions after its result's columns."""
+    if _PG_POST.count(_SELECT_RESULT) != 1 or _PG_POST.count(_FROM_CHAIN) != 1:
+        raise AssertionError("ledger: _PG_POST no longer ends as _pg_post_sql expects")
+    head, tail = _PG_POST.split(_SELECT_RESULT)
+    columns, rest = tail.split(_FROM_CHAIN)
+    extra = f", {returns}" if returns else ""
+    return f"{head}){ctes}\nSELECT chain.seq,{columns}{extra}{_FROM_CHAIN}{rest}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,7 +372,7 @@ class Posting:
     rule_id: int | None = None
     rule_version: int | None = None
     reverses_id: int | None = None
-    stamp: tuple[str, int] | None = None  # (table, row id): see post()
+    follow_up: FollowUp | None = None
 
 
 def post(
@@ -380,13 +387,11 @@ def post(
     rule_version: int | None = None,
     reverses_id: int | None = None,
     request_hash: str | None = None,
-    stamp: tuple[str, int] | None = None,
+    follow_up: FollowUp | None = None,
 ) -> Transaction:
     """Post one balanced transaction; the single way points move.
 
-    `stamp` (table, row id) names a row that records the transaction posting it, in its transaction_id
-    column (a claim): PostgreSQL writes it in the posting's own statement, so the chain lock is not held
-    across one more round trip for it.
+    `follow_up` adds the caller's own writes to the posting's statement on PostgreSQL (see FollowUp).
 
     `lines` are (account key, amount) pairs that must sum to zero. A repeat of an idempotency key with
     the same request returns the first transaction without posting; with another request it is refused.
@@ -435,19 +440,18 @@ def post(
         rule_id=rule_id,
         rule_version=rule_version,
         reverses_id=reverses_id,
-        stamp=stamp,
+        follow_up=follow_up,
     )
     with transaction():
         result = _post_locked(posting)
-        if stamp is not None and (isinstance(result, Transaction) or is_sqlite()):
-            _stamp(stamp, result.id if isinstance(result, Transaction) else result[0])
     if isinstance(result, Transaction):
         return result
     # The new row enters the session only now, outside the chain lock when this call committed alone
     # (and, added after that commit, it is not expired, so reading it costs no query).
-    transaction_id, values, balances = result
+    transaction_id, values, balances, follow_up_result = result
     tx = _loaded(transaction_id, values)
     tx.balances_after = balances
+    tx.follow_up = follow_up_result
     return tx
 
 
@@ -465,6 +469,7 @@ def _known(transaction_id: int, request_hash: str, known_hash: str) -> Transacti
         raise _key_reused()
     tx = db.session.get_one(Transaction, transaction_id)
     tx.balances_after = None  # not written by this call, even if this session wrote it before
+    tx.follow_up = None
     return tx
 
 
@@ -575,7 +580,8 @@ def _loaded(transaction_id: int, values: dict[str, Any]) -> Transaction:
     return tx
 
 
-_Written = tuple[int, dict[str, Any], dict[str, int]]
+# (id, values, balances after, what the follow-up returned: None when it did not run)
+_Written = tuple[int, dict[str, Any], dict[str, int], tuple[Any, ...] | None]
 
 
 def _balances(lines: Mapping[str, int], plan: _Plan) -> dict[str, int]:
@@ -611,7 +617,6 @@ def _pg_params(posting: Posting, now: datetime) -> dict[str, Any]:
         "now": now,
         "may_go_negative": HOUSEHOLD_MAY_GO_NEGATIVE[posting.kind],
         "lock_class": CHAIN_LOCK_CLASS,
-        "stamp_id": posting.stamp[1] if posting.stamp is not None else None,
     }
 
 
@@ -619,11 +624,16 @@ def _post_postgresql(posting: Posting) -> Transaction | _Written:
     """One statement under the chain lock (_PG_POST), checked against _plan before the commit."""
     connection = db.session.connection()
     now = utcnow()
-    stamped_table = posting.stamp[0] if posting.stamp is not None else None
-    result = driver_rows(_pg_post_sql(stamped_table), _pg_params(posting, now))
+    params = _pg_params(posting, now)
+    follow_up = posting.follow_up
+    if follow_up is None:
+        result = driver_rows(_PG_POST, params)
+    else:
+        result = driver_rows(_pg_post_sql(follow_up.ctes, follow_up.returns), {**params, **follow_up.params})
     if not result:
         raise NotFound("ledger-not-open", _("This village has no ledger yet."))
-    rows = [_PostRow._make(row) for row in result]
+    width = len(_PostRow._fields)
+    rows = [_PostRow._make(row[:width]) for row in result]
     first = rows[0]
     if first.known_id is not None:
         return _known(first.known_id, posting.request_hash, first.known_request_hash)
@@ -662,7 +672,8 @@ def _post_postgresql(posting: Posting) -> Transaction | _Written:
             f"ledger: PostgreSQL's posting (seq {first.tx_seq}, hash {first.tx_hash}) differs from "
             f"hashing.py's (seq {values['seq']}, hash {values['hash']})"
         )
-    return first.tx_id, values, _balances(posting.lines, plan)
+    extras = tuple(result[0][width:]) if follow_up is not None else None
+    return first.tx_id, values, _balances(posting.lines, plan), extras
 
 
 def _post_sqlite(posting: Posting) -> Transaction | _Written:
@@ -703,7 +714,7 @@ def _post_sqlite(posting: Posting) -> Transaction | _Written:
         {"_village_id": posting.village_id, "_seq": plan.values["seq"], "_hash": plan.values["hash"],
          "_at": plan.values["created_at"]},
     )  # fmt: skip
-    return transaction_id, plan.values, _balances(posting.lines, plan)
+    return transaction_id, plan.values, _balances(posting.lines, plan), None
 
 
 def award(
@@ -718,7 +729,7 @@ def award(
     rule_version: int | None = None,
     memo: str = "",
     request_hash: str | None = None,
-    stamp: tuple[str, int] | None = None,
+    follow_up: FollowUp | None = None,
 ) -> Transaction:
     """Points from a council's issuing account to a household; negative points are a deduction."""
     if council not in COUNCILS:
@@ -734,7 +745,7 @@ def award(
         rule_id=rule_id,
         rule_version=rule_version,
         request_hash=request_hash,
-        stamp=stamp,
+        follow_up=follow_up,
     )
 
 
@@ -748,6 +759,7 @@ def redeem(
     actor_id: int | None,
     memo: str = "",
     request_hash: str | None = None,
+    follow_up: FollowUp | None = None,
 ) -> Transaction:
     """Points from a household to a shop; never takes the household below zero."""
     _check_points(points, positive=True)
@@ -759,6 +771,7 @@ def redeem(
         actor_id=actor_id,
         memo=memo,
         request_hash=request_hash,
+        follow_up=follow_up,
     )
 
 

@@ -17,6 +17,7 @@ from .export import export_chunks, export_ledger
 from .posting import (
     CHAIN_LOCK_CLASS,
     MAX_MEMO_LENGTH,
+    FollowUp,
     adjust,
     award,
     lock_village,
@@ -45,6 +46,7 @@ from .verification import verify
 __all__ = [
     "CHAIN_LOCK_CLASS",
     "MAX_MEMO_LENGTH",
+    "FollowUp",
     "account_village",
     "adjust",
     "award",

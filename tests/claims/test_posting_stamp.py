@@ -44,7 +44,8 @@ def test_a_check_in_claim_row_names_the_transaction_that_posted_it(app, client, 
         assert db.session.get(Transaction, stamped).kind == "award"
 
 
-def test_a_stamp_names_only_a_table_that_records_its_posting():
+def test_a_follow_up_names_its_parameters_apart_from_the_postings():
     with pytest.raises(ValueError):
-        ledger_posting._pg_post_sql("users")
-    assert "UPDATE claims SET transaction_id" in ledger_posting._pg_post_sql("claims")
+        ledger_posting.FollowUp(ctes="", params={"village_id": 1})
+    sql = ledger_posting._pg_post_sql(", extra AS (SELECT 1)", "tx.id")
+    assert "), extra AS (SELECT 1)\nSELECT chain.seq," in sql and ", tx.id\nFROM chain\nLEFT JOIN known" in sql
