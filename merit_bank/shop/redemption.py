@@ -6,7 +6,7 @@ then the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,7 @@ from ..auth import policy as auth_policy
 from ..auth.models import User
 from ..auth.scope import visible_village_ids
 from ..clock import local_date, local_month
-from ..database import driver_rows, is_sqlite, transaction
+from ..database import is_sqlite, transaction
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..households.models import Household
@@ -188,15 +188,6 @@ def redeem(
         total = sum(items[line["item_id"]].price_points * line["quantity"] for line in lines)
         summary = ", ".join(f"{items[line['item_id']].name}×{line['quantity']}" for line in lines)
         memo = f"{shop.name}: {summary}"[: ledger.MAX_MEMO_LENGTH]
-        tx = _post_redemption(
-            shop, actor, household_id=household_id, total=total, key=key, memo=memo, request_hash=request_hash
-        )
-        if tx.balances_after is None:
-            # The ledger already holds this key: the first copy of this request committed meanwhile.
-            replay = _replay(key, request_hash)
-            if replay is None:
-                raise RuntimeError(f"shop: ledger key {key!r} without its redemption")
-            return RedeemResult(replay, True)
         values = {
             "shop_id": shop.id,
             "village_id": shop.village_id,
@@ -204,20 +195,39 @@ def redeem(
             "idempotency_key": key,
             "request_hash": request_hash,
             "total_points": total,
-            # Returned by the posting statement: no second read of the balance.
-            "balance_after": tx.balances_after[ledger.household_key(household_id)],
-            "transaction_id": tx.id,
             "month": month,
             "actor_id": actor.id,
             "created_at": now,
         }
+        receipt = _Receipt.of(lines, items)
+        # PostgreSQL: the redemption's rows are written by the posting's own statement (ledger.FollowUp),
+        # so the shop's lock is held across one round trip fewer.
+        follow_up = None if is_sqlite() else receipt.follow_up(values)
+        tx = _post_redemption(
+            shop,
+            actor,
+            household_id=household_id,
+            total=total,
+            key=key,
+            memo=memo,
+            request_hash=request_hash,
+            follow_up=follow_up,
+        )
+        if tx.balances_after is None:
+            # The ledger already holds this key: the first copy of this request committed meanwhile.
+            replay = _replay(key, request_hash)
+            if replay is None:
+                raise RuntimeError(f"shop: ledger key {key!r} without its redemption")
+            return RedeemResult(replay, True)
+        # Returned by the posting statement: no second read of the balance.
+        values["balance_after"] = tx.balances_after[ledger.household_key(household_id)]
+        values["transaction_id"] = tx.id
         if is_sqlite():
-            redemption = _write_redemption_rows(values, lines, items)
-        else:
-            adopt_written = _write_redemption_statement(values, lines, items)
-    if is_sqlite():
-        return RedeemResult(redemption, False)
-    return RedeemResult(adopt_written(), False)
+            return RedeemResult(_write_redemption_rows(values, lines, items), False)
+        if tx.follow_up is None:
+            raise RuntimeError(f"shop: posting {key!r} ran without the redemption's writes")
+    # The rows enter the session only now, once the commit has released the locks.
+    return RedeemResult(receipt.adopt(values, items, *tx.follow_up), False)
 
 
 def _write_redemption_rows(
@@ -260,79 +270,89 @@ def _line_values(item: ShopItem, quantity: int) -> dict[str, Any]:
     }
 
 
-# A redemption's writes on PostgreSQL, in one round trip after the posting: the redemption, its lines, the
-# items' new stock and their movements (noted with the receipt number, Redemption.receipt_no). The shop and
-# item locks are then held across four round trips (the lock, the posting, this, COMMIT) instead of seven.
-_WRITE_REDEMPTION = """
-WITH redemption AS (
+# A redemption's writes on PostgreSQL, in the posting's own statement (ledger.FollowUp): the redemption, its
+# lines, the items' new stock and their movements (noted with the receipt number, Redemption.receipt_no).
+# They read the new transaction (`tx`) and the household's balance after it (`lines`), and write nothing
+# when the posting writes nothing. The shop and item locks are held across three round trips (the lock,
+# the posting with these, COMMIT).
+_WRITE_REDEMPTION = """, redemption AS (
     INSERT INTO shop_redemptions (shop_id, village_id, household_id, idempotency_key, request_hash,
         total_points, balance_after, transaction_id, month, actor_id, created_at)
-    VALUES (%(shop_id)s, %(village_id)s, %(household_id)s, %(idempotency_key)s, %(request_hash)s,
-        %(total_points)s, %(balance_after)s, %(transaction_id)s, %(month)s, %(actor_id)s, %(created_at)s)
+    SELECT %(f_shop_id)s, %(f_village_id)s, %(f_household_id)s, %(f_idempotency_key)s, %(f_request_hash)s,
+        %(f_total_points)s, (SELECT balance_after FROM lines WHERE kind = 'household'), tx.id, %(f_month)s,
+        %(f_actor_id)s, %(f_created_at)s
+    FROM tx
     RETURNING id
-), lines AS (
+), receipt_lines AS (
     INSERT INTO shop_redemption_lines (redemption_id, item_id, name, unit, price_points, quantity, points)
     SELECT redemption.id, l.item_id, l.name, l.unit, l.price_points, l.quantity, l.points
-    FROM redemption, unnest(CAST(%(l_item_id)s AS integer[]), CAST(%(l_name)s AS varchar[]),
-        CAST(%(l_unit)s AS varchar[]), CAST(%(l_price_points)s AS integer[]),
-        CAST(%(l_quantity)s AS integer[]), CAST(%(l_points)s AS bigint[]))
+    FROM redemption, unnest(CAST(%(f_l_item_id)s AS integer[]), CAST(%(f_l_name)s AS varchar[]),
+        CAST(%(f_l_unit)s AS varchar[]), CAST(%(f_l_price_points)s AS integer[]),
+        CAST(%(f_l_quantity)s AS integer[]), CAST(%(f_l_points)s AS bigint[]))
         WITH ORDINALITY AS l(item_id, name, unit, price_points, quantity, points, n)
     ORDER BY l.n
     RETURNING id
 ), stock AS (
-    UPDATE shop_items SET stock = s.stock_after, updated_at = %(created_at)s
-    FROM unnest(CAST(%(l_item_id)s AS integer[]), CAST(%(l_stock_after)s AS integer[]))
+    UPDATE shop_items SET stock = s.stock_after, updated_at = %(f_created_at)s
+    FROM redemption, unnest(CAST(%(f_l_item_id)s AS integer[]), CAST(%(f_l_stock_after)s AS integer[]))
         AS s(id, stock_after)
     WHERE shop_items.id = s.id
 ), moves AS (
     INSERT INTO shop_stock_movements (item_id, shop_id, kind, quantity, stock_after, redemption_id, note,
         actor_id, created_at)
-    SELECT m.item_id, %(shop_id)s, 'redemption', -m.quantity, m.stock_after, redemption.id,
-        %(receipt_prefix)s || CASE WHEN redemption.id >= 1000000 THEN redemption.id::text
+    SELECT m.item_id, %(f_shop_id)s, 'redemption', -m.quantity, m.stock_after, redemption.id,
+        %(f_receipt_prefix)s || CASE WHEN redemption.id >= 1000000 THEN redemption.id::text
             ELSE lpad(redemption.id::text, 7, '0') END,
-        %(actor_id)s, %(created_at)s
-    FROM redemption, unnest(CAST(%(l_item_id)s AS integer[]), CAST(%(l_quantity)s AS integer[]),
-        CAST(%(l_stock_after)s AS integer[])) WITH ORDINALITY AS m(item_id, quantity, stock_after, n)
+        %(f_actor_id)s, %(f_created_at)s
+    FROM redemption, unnest(CAST(%(f_l_item_id)s AS integer[]), CAST(%(f_l_quantity)s AS integer[]),
+        CAST(%(f_l_stock_after)s AS integer[])) WITH ORDINALITY AS m(item_id, quantity, stock_after, n)
     ORDER BY m.n
-)
-SELECT redemption.id, (SELECT array_agg(id ORDER BY id) FROM lines) FROM redemption
-"""
+)"""
+_WRITTEN_REDEMPTION = "(SELECT id FROM redemption), (SELECT array_agg(id ORDER BY id) FROM receipt_lines)"
 
 
-def _write_redemption_statement(
-    values: dict[str, Any], lines: Sequence[dict[str, Any]], items: dict[int, ShopItem]
-) -> Callable[[], Redemption]:
-    """PostgreSQL: _WRITE_REDEMPTION, run on the driver (it runs under the shop's lock, see
-    database.driver_rows). Returns what makes the rows it wrote enter the session as loaded (no read
-    back), for the caller to run once the commit has released the locks.
+@dataclass(frozen=True)
+class _Receipt:
+    """A sale's lines as written, and each item's stock after it (_check_sale has made sure every line
+    is in stock, the lines naming distinct items, under the locks)."""
 
-    _check_sale has made sure every line is in stock (the lines name distinct items), under the locks.
-    """
-    rows = [_line_values(items[line["item_id"]], line["quantity"]) for line in lines]
-    stock_after = [items[row["item_id"]].stock - row["quantity"] for row in rows]
-    params = {
-        **values,
-        **{f"l_{field}": [row[field] for row in rows] for field in rows[0]},
-        "l_stock_after": stock_after,
-        "receipt_prefix": f"{values['shop_id']:03d}-",
-    }
-    ((redemption_id, line_ids),) = driver_rows(_WRITE_REDEMPTION, params)
+    rows: list[dict[str, Any]]
+    stock_after: list[int]
 
-    def adopt() -> Redemption:
+    @classmethod
+    def of(cls, lines: Sequence[dict[str, Any]], items: dict[int, ShopItem]) -> _Receipt:
+        rows = [_line_values(items[line["item_id"]], line["quantity"]) for line in lines]
+        return cls(rows, [items[row["item_id"]].stock - row["quantity"] for row in rows])
+
+    def follow_up(self, values: dict[str, Any]) -> ledger.FollowUp:
+        params = {
+            **values,
+            **{f"l_{field}": [row[field] for row in self.rows] for field in self.rows[0]},
+            "l_stock_after": self.stock_after,
+            "receipt_prefix": f"{values['shop_id']:03d}-",
+        }
+        return ledger.FollowUp(
+            ctes=_WRITE_REDEMPTION,
+            params={f"f_{name}": value for name, value in params.items()},
+            returns=_WRITTEN_REDEMPTION,
+        )
+
+    def adopt(
+        self, values: dict[str, Any], items: dict[int, ShopItem], redemption_id: int, line_ids: list[int]
+    ) -> Redemption:
+        """The rows _WRITE_REDEMPTION wrote, entered into the session as loaded (no read back)."""
         redemption = _adopt(Redemption(id=redemption_id, **values))
         receipt_lines = [
             _adopt(RedemptionLine(id=line_id, redemption_id=redemption_id, **row))
-            for line_id, row in zip(line_ids, rows, strict=True)
+            for line_id, row in zip(line_ids, self.rows, strict=True)
         ]
         set_committed_value(redemption, "lines", receipt_lines)
         set_committed_value(redemption, "void", None)
-        for row, after in zip(rows, stock_after, strict=True):
+        for row, after in zip(self.rows, self.stock_after, strict=True):
             item = items[row["item_id"]]
             set_committed_value(item, "stock", after)
             set_committed_value(item, "updated_at", values["created_at"])
         return redemption
-
-    return adopt
 
 
 def _adopt(row: Any) -> Any:
@@ -448,7 +468,15 @@ def _check_sale(
 
 
 def _post_redemption(
-    shop: Shop, actor: User, *, household_id: int, total: int, key: str, memo: str, request_hash: str
+    shop: Shop,
+    actor: User,
+    *,
+    household_id: int,
+    total: int,
+    key: str,
+    memo: str,
+    request_hash: str,
+    follow_up: ledger.FollowUp | None = None,
 ) -> Any:
     """The ledger posting of a redemption; a shop made before the ledger gets its account on first use."""
     for attempt in (1, 2):
@@ -462,6 +490,7 @@ def _post_redemption(
                 actor_id=actor.id,
                 memo=memo,
                 request_hash=request_hash,
+                follow_up=follow_up,
             )
         except DomainError as exc:
             if exc.code == "account-not-found" and attempt == 1:
