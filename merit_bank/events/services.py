@@ -242,7 +242,7 @@ class _Locked:
 
 
 @cache
-def _scan_context() -> Select:
+def _event_with_checkin_and_rule() -> Select:
     """The event, the member's check-in at it, the event's rule and the rule's current version (built
     once, on first use: rules' models import later than events')."""
     from ..rules.models import Rule, RuleVersion
@@ -258,8 +258,8 @@ def _scan_context() -> Select:
 
 
 @cache
-def _scan_context_locked() -> Select:
-    return _scan_context().with_for_update(of=Event)
+def _event_with_checkin_and_rule_locked() -> Select:
+    return _event_with_checkin_and_rule().with_for_update(of=Event)
 
 
 def _lock_event_for(event_id: int, member_id: int) -> _Locked:
@@ -275,7 +275,7 @@ def _lock_event_for(event_id: int, member_id: int) -> _Locked:
     """
     known = db.session.get(Event, event_id)
     locks = not is_sqlite() and (known is None or known.capacity is not None)
-    query = _scan_context_locked() if locks else _scan_context()
+    query = _event_with_checkin_and_rule_locked() if locks else _event_with_checkin_and_rule()
     row = db.session.execute(query, {"event_id": event_id, "member_id": member_id}).first()
     if row is None:
         raise tokens.invalid()
@@ -623,10 +623,18 @@ def _household_for_scan(event: Event, card_token: str | None, household_code: st
 
 def _with_members(card_token: str) -> Household | None:
     """Load the household a card names with its members in one query (the card is checked after)."""
+    household_id = _card_household_id(card_token)
+    if household_id is None:
+        return None
+    return db.session.scalars(_HOUSEHOLD_WITH_MEMBERS, {"household_id": household_id}).unique().first()
+
+
+def _card_household_id(card_token: str) -> int | None:
+    """The household id a card's token names, before the card is checked (household_from_card)."""
     head = card_token.strip().split(".", 1)[0]
     if not (head[:1].upper() == "H" and head[1:].isdigit() and len(head) <= 12):
         return None
-    return db.session.scalars(_HOUSEHOLD_WITH_MEMBERS, {"household_id": int(head[1:])}).unique().first()
+    return int(head[1:])
 
 
 _HOUSEHOLD_WITH_MEMBERS = (
@@ -656,9 +664,7 @@ class _ScanContext:
 def _read_scan_context(actor: User, event_id: int, card_token: str) -> _ScanContext:
     """The event as get_event reads it (NotFound outside the actor's scope), with what a card scan at it
     needs; the card itself is checked after, by household_from_card."""
-    head = card_token.strip().split(".", 1)[0]
-    valid = head[:1].upper() == "H" and head[1:].isdigit() and len(head) <= 12
-    params: dict[str, Any] = {"event_id": event_id, "household_id": int(head[1:]) if valid else None}
+    params: dict[str, Any] = {"event_id": event_id, "household_id": _card_household_id(card_token)}
     ids = visible_village_ids(actor)
     if ids is None:
         result = db.session.execute(_scan_context_query(), params)
