@@ -48,4 +48,5 @@ def test_a_follow_up_names_its_parameters_apart_from_the_postings():
     with pytest.raises(ValueError):
         ledger_posting.FollowUp(ctes="", params={"village_id": 1})
     sql = ledger_posting._pg_post_sql(", extra AS (SELECT 1)", "tx.id")
-    assert "), extra AS (SELECT 1)\nSELECT chain.seq," in sql and ", tx.id\nFROM chain\nLEFT JOIN known" in sql
+    assert "), extra AS (SELECT 1)\nSELECT chain.seq," in sql
+    assert ", tx.id\nFROM chain\nLEFT JOIN known" in sql
