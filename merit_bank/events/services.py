@@ -657,8 +657,8 @@ class _ScanContext:
 
     def suffices(self) -> bool:
         """True when no lock is needed, so that these rows stand for _lock_event_for's (its docstring
-        says why only an event with a capacity is locked); SQLite's BEGIN IMMEDIATE holds everything."""
-        return is_sqlite() or self.event.capacity is None
+        says why only an event with a capacity is locked)."""
+        return self.event.capacity is None
 
 
 def _read_scan_context(actor: User, event_id: int, card_token: str) -> _ScanContext:
@@ -729,7 +729,9 @@ def check_in_with_card(
     device: str = "",
 ) -> Result:
     """A clerk checks in a member of the household whose card was scanned (or code typed)."""
-    context = _read_scan_context(actor, event_id, card_token) if card_token else None
+    # PostgreSQL: one read before the transaction's writes. SQLite ends its read transaction for BEGIN
+    # IMMEDIATE, which expires what was read, so it reads under the write lock instead.
+    context = _read_scan_context(actor, event_id, card_token) if card_token and not is_sqlite() else None
     if context is None:
         event = managed_event(actor, event_id)
     else:
