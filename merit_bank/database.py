@@ -28,7 +28,7 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
@@ -296,6 +296,17 @@ def first_statement(run: Callable[[], T]) -> T:
             raise
         db.session.rollback()
         return run()
+
+
+R = TypeVar("R")
+
+
+def adopt(row: R) -> R:
+    """A row just written by a statement (not the session's flush) enters the session as loaded, so the
+    response reads it without a query."""
+    make_transient_to_detached(row)
+    db.session.add(row)
+    return row
 
 
 def driver_rows(sql: str, params: dict[str, Any]) -> list[tuple]:

@@ -17,13 +17,12 @@ from typing import IO, Any
 
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..auth import audit
 from ..auth.models import User
 from ..clock import local_date, local_today, local_zone
-from ..database import is_sqlite, savepoint, transaction, utcnow
+from ..database import adopt, is_sqlite, savepoint, transaction, utcnow
 from ..errors import DomainError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..households import services as household_services
@@ -497,8 +496,7 @@ def post_planned_claim(planned: PlannedClaim, claim_id: int) -> Claim:
     as a loaded row of the session (no read back)."""
     claim = planned.claim
     claim.id = claim_id
-    make_transient_to_detached(claim)
-    db.session.add(claim)
+    adopt(claim)
     if planned.posts:
         # On PostgreSQL the posting's own statement records its id on the claim (ledger.FollowUp).
         stamp = ledger.FollowUp(ctes=_STAMP_CLAIM, params={"f_claim_id": claim_id})

@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager, make_transient_to_detached, selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from ..auth.models import User
 from ..auth.scope import ensure_manages_village, visible_village_ids
-from ..database import driver_rows, is_sqlite, transaction, utcnow
+from ..database import adopt, driver_rows, is_sqlite, transaction, utcnow
 from ..errors import DomainError, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..households import services as household_services
@@ -332,16 +332,8 @@ def _admit(
         # The claim first, so that the check-in row is written once, with it (no UPDATE after). A second
         # check-in of the member racing this one fails on the unique index and rolls all of it back.
         claim_id = _claim_for_checkin(
-            household_id=household.id,
-            member_id=member.id,
-            rule_id=rule.id,
-            quantity=1,
-            occurred_at=at,
-            actor_id=actor.id,
-            source_key=f"checkin:{event.id}:{member.id}",
+            **_checkin_claim(event, household, member, rule, actor, at),
             own_race=False,  # the unique (event, member) check-in settles a race: see _run
-            late=_backdated(event),
-            entered_at=tokens.now(),
         ).id
     checkin = Checkin(
         event_id=event.id,
@@ -356,6 +348,24 @@ def _admit(
     db.session.flush()
     _log(scan, "created", checkin=checkin)
     return Result(checkin, created=True)
+
+
+def _checkin_claim(
+    event: Event, household: Household, member: Member, rule: Any, actor: User, at: datetime
+) -> dict[str, Any]:
+    """The claim a check-in makes, as both write paths (SQLite's rows, PostgreSQL's statement) ask
+    claims for it."""
+    return {
+        "household_id": household.id,
+        "member_id": member.id,
+        "rule_id": rule.id,
+        "quantity": 1,
+        "occurred_at": at,
+        "actor_id": actor.id,
+        "source_key": f"checkin:{event.id}:{member.id}",
+        "late": _backdated(event),
+        "entered_at": tokens.now(),
+    }
 
 
 # The check-in's writes on PostgreSQL, one round trip: its claim (when the rule counts check-ins) with the
@@ -411,17 +421,7 @@ def _write_checkin(
     actor = scan.actor
     planned = None
     if rule.unit != "hour":
-        planned = claims.plan_claim_for_checkin(
-            household_id=household.id,
-            member_id=member.id,
-            rule_id=rule.id,
-            quantity=1,
-            occurred_at=at,
-            actor_id=actor.id,
-            source_key=f"checkin:{event.id}:{member.id}",
-            late=_backdated(event),
-            entered_at=tokens.now(),
-        )
+        planned = claims.plan_claim_for_checkin(**_checkin_claim(event, household, member, rule, actor, at))
     claim = planned.claim if planned is not None else None
     actions = planned.actions if planned is not None else []
     now = utcnow()
@@ -457,10 +457,7 @@ def _write_checkin(
         claim_id=claim_id,
         created_at=now,
     )
-    # Enters the session as a loaded row: the response reads it without a query.
-    make_transient_to_detached(checkin)
-    db.session.add(checkin)
-    return checkin
+    return adopt(checkin)
 
 
 _CLAIM_COLUMNS = (

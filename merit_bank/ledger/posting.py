@@ -24,9 +24,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 
-from ..database import driver_rows, is_sqlite, transaction, utcnow
+from ..database import adopt, driver_rows, is_sqlite, transaction, utcnow
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..i18n import request_gettext as _
@@ -574,10 +573,7 @@ def _plan(
 
 def _loaded(transaction_id: int, values: dict[str, Any]) -> Transaction:
     """Hand the caller the new row without reading it back: it enters the session as already loaded."""
-    tx = Transaction(id=transaction_id, **values)
-    make_transient_to_detached(tx)
-    db.session.add(tx)
-    return tx
+    return adopt(Transaction(id=transaction_id, **values))
 
 
 # (id, values, balances after, what the follow-up returned: None when it did not run)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, exists, func, select
-from sqlalchemy.orm import make_transient_to_detached, selectinload
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..auth import audit
@@ -20,7 +20,7 @@ from ..auth import policy as auth_policy
 from ..auth.models import User
 from ..auth.scope import visible_village_ids
 from ..clock import local_date, local_month
-from ..database import is_sqlite, transaction
+from ..database import adopt, is_sqlite, transaction
 from ..errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..households.models import Household
@@ -341,9 +341,9 @@ class _Receipt:
         self, values: dict[str, Any], items: dict[int, ShopItem], redemption_id: int, line_ids: list[int]
     ) -> Redemption:
         """The rows _WRITE_REDEMPTION wrote, entered into the session as loaded (no read back)."""
-        redemption = _adopt(Redemption(id=redemption_id, **values))
+        redemption = adopt(Redemption(id=redemption_id, **values))
         receipt_lines = [
-            _adopt(RedemptionLine(id=line_id, redemption_id=redemption_id, **row))
+            adopt(RedemptionLine(id=line_id, redemption_id=redemption_id, **row))
             for line_id, row in zip(line_ids, self.rows, strict=True)
         ]
         set_committed_value(redemption, "lines", receipt_lines)
@@ -353,13 +353,6 @@ class _Receipt:
             set_committed_value(item, "stock", after)
             set_committed_value(item, "updated_at", values["created_at"])
         return redemption
-
-
-def _adopt(row: Any) -> Any:
-    """A row just written by a statement enters the session as loaded, without a read."""
-    make_transient_to_detached(row)
-    db.session.add(row)
-    return row
 
 
 def _prefetch(
