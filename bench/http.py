@@ -467,6 +467,10 @@ def main() -> None:
         print(
             f"# seeded {len(world['households'])} households through the API in {time.time() - started:.0f} s"
         )
+    # The planner's statistics, as autovacuum would have gathered them on a village's server (pgbench
+    # analyzes after its seeding too). Without them every table looks empty and each plan, made once per
+    # connection, scans whole tables; this machine's PostgreSQL runs with autovacuum off.
+    pg_exec("ANALYZE", SERVICE_DB)
     cards = card_tokens(world["households"])
     # Check-ins need a fresh household each; the statement count below takes the last `count` + 5 of them.
     checkin_cards = dict(list(cards.items())[: -args.count - 5])
