@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import make_url
 
 from merit_bank.extensions import db
@@ -163,6 +163,23 @@ def test_restore_fails_when_the_restored_books_do_not_verify(app, db_url, empty_
     result = _restore(empty_db_url, path)
     assert result.exit_code != 0
     assert "Stock BROKEN" in result.output and "does not verify" in result.output
+
+
+def test_a_restored_postgresql_database_has_its_planner_statistics(app, db_url, empty_db_url, tmp_path):
+    if db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL only: pg_restore does not carry the planner's statistics")
+    build_world(app, households=3)
+    path = _backup(app, tmp_path / "b.bak")
+    result = _restore(empty_db_url, path)
+    assert result.exit_code == 0, result.output
+    with app_for(empty_db_url) as restored, restored.app_context():
+        unanalyzed = db.session.scalars(
+            text(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.reltuples < 0"
+            )
+        ).all()
+    assert unanalyzed == [], f"tables planned as if empty: {unanalyzed}"
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])
