@@ -486,8 +486,9 @@ def main() -> None:
             f"# seeded {len(world['households'])} households through the API in {time.time() - started:.0f} s"
         )
     # The planner's statistics, as autovacuum would have gathered them on a village's server (pgbench
-    # analyzes after its seeding too). Without them every table looks empty and each plan, made once per
-    # connection, scans whole tables; this machine's PostgreSQL runs with autovacuum off.
+    # analyzes after its seeding too). Without them every table looks empty, the statements are planned for
+    # empty tables and the posting scans whole tables under its lock; this machine's PostgreSQL runs with
+    # autovacuum off.
     pg_exec("ANALYZE", SERVICE_DB)
     cards = card_tokens(world["households"])
     # Check-ins need a fresh household each; the statement count below takes the last `count` + 5 of them.

@@ -319,9 +319,9 @@ def _restore_postgresql(src: Path, url: URL) -> None:
         ],
         env,
     )
-    # pg_restore carries no planner statistics: until autovacuum gathers them every table looks empty, so
-    # the verification that follows (a whole ledger) and the first requests would be planned for empty
-    # tables, and a prepared plan is kept per connection.
+    # pg_restore carries no planner statistics: until autovacuum gathers them every table looks empty, and
+    # the verification that follows (the whole ledger) and the first requests would be planned for empty
+    # tables.
     with db.engine.begin() as conn:
         conn.execute(text("ANALYZE"))
 
