@@ -6,9 +6,7 @@ from datetime import timedelta
 
 from merit_bank.events import tokens
 from merit_bank.extensions import db
-from merit_bank.households import services as household_services
-from merit_bank.households.models import Household
-from tests.events.event_helpers import Clock, make_event, make_world
+from tests.events.event_helpers import Clock, card_for, make_event, make_world
 from tests.shop.shop_helpers import build_world, redeem
 from tests.sql_counting import counting
 
@@ -50,8 +48,7 @@ def test_a_card_check_in_is_one_transaction_that_commits_once(app, client, monke
     monkeypatch.setattr(tokens, "clock", clock)
     world = make_world(app, client)
     event = make_event(client, world)
-    with app.app_context():
-        cards = [household_services.card_token(db.session.get(Household, h["id"])) for h in (world.single,)]
+    cards = [card_for(app, world.single)]
     headers = world.h(world.clerk)
     url = f"/api/v1/events/{event['id']}/checkins"
     clock.advance(**{"seconds": timedelta(minutes=1).total_seconds()})

@@ -11,11 +11,9 @@ from sqlalchemy import select
 from merit_bank.claims.models import Claim
 from merit_bank.events import tokens
 from merit_bank.extensions import db
-from merit_bank.households import services as household_services
-from merit_bank.households.models import Household
 from merit_bank.ledger import posting as ledger_posting
 from merit_bank.ledger.models import Transaction
-from tests.events.event_helpers import Clock, make_event, make_world
+from tests.events.event_helpers import Clock, card_for, make_event, make_world
 
 
 def test_a_check_in_claim_row_names_the_transaction_that_posted_it(app, client, monkeypatch):
@@ -23,8 +21,7 @@ def test_a_check_in_claim_row_names_the_transaction_that_posted_it(app, client, 
     monkeypatch.setattr(tokens, "clock", clock)
     world = make_world(app, client)
     event = make_event(client, world)
-    with app.app_context():
-        card = household_services.card_token(db.session.get(Household, world.single["id"]))
+    card = card_for(app, world.single)
     clock.advance(seconds=timedelta(minutes=1).total_seconds())
     response = client.post(
         f"/api/v1/events/{event['id']}/checkins", json={"card_token": card}, headers=world.h(world.clerk)

@@ -9,6 +9,9 @@ from typing import Any
 from flask import Flask
 
 from merit_bank.events import tokens
+from merit_bank.extensions import db
+from merit_bank.households import services as household_services
+from merit_bank.households.models import Household
 from tests.factories import auth, make_household, make_user, make_village, make_villager, root_admin
 
 # Mid-step, so that a test moving the clock by whole steps never lands on a boundary by accident.
@@ -111,6 +114,12 @@ def token_for(app: Flask, event_id: int, *, rotating: bool = False, at: datetime
         if rotating:
             return tokens.rotating_token(event_id, at)
         return tokens.static_token(event_id)
+
+
+def card_for(app: Flask, household: dict[str, Any]) -> str:
+    """The token printed on a household's card."""
+    with app.app_context():
+        return household_services.card_token(db.session.get(Household, household["id"]))
 
 
 def balance(client, world: World, household: dict[str, Any]) -> int:

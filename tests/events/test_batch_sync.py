@@ -6,14 +6,8 @@ from datetime import timedelta
 
 from merit_bank.events.models import Checkin, ScanLog
 from merit_bank.extensions import db
-from merit_bank.households import services as household_services
-from merit_bank.households.models import Household
 from tests.events.event_helpers import T0, balance, make_event
-
-
-def card(app, household):
-    with app.app_context():
-        return household_services.card_token(db.session.get(Household, household["id"]))
+from tests.events.event_helpers import card_for as card
 
 
 def scan(nonce, at, **fields):

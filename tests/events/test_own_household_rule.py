@@ -11,15 +11,8 @@ from datetime import timedelta
 
 from merit_bank.events.models import Checkin, ScanLog
 from merit_bank.extensions import db
-from merit_bank.households import services as household_services
-from merit_bank.households.models import Household
-from tests.events.event_helpers import T0, balance, make_event, token_for
+from tests.events.event_helpers import T0, balance, card_for, make_event, token_for
 from tests.factories import make_user
-
-
-def _card(app, household) -> str:
-    with app.app_context():
-        return household_services.card_token(db.session.get(Household, household["id"]))
 
 
 def _linked(app, world, role: str, household: int = 0) -> int:
@@ -35,7 +28,7 @@ def test_a_clerk_cannot_check_in_his_own_household_by_card_but_another_clerk_can
     relative = _linked(world.app, world, "clerk")
     event = make_event(client, world, by=relative)
     household = world.households[0]
-    card, member = _card(world.app, household), household["member_ids"][0]
+    card, member = card_for(world.app, household), household["member_ids"][0]
 
     refused = _checkin(client, world, event, relative, card_token=card, member_id=member)
     assert refused.status_code == 403
@@ -51,7 +44,7 @@ def test_a_clerk_cannot_check_in_his_own_household_by_card_but_another_clerk_can
     assert balance(client, world, household) == 5
     # His scans of other households are not affected.
     other = world.households[1]
-    other_card = _card(world.app, other)
+    other_card = card_for(world.app, other)
     theirs = _checkin(client, world, event, relative, card_token=other_card, member_id=other["member_ids"][0])
     assert theirs.status_code == 201
 
@@ -89,7 +82,7 @@ def test_a_synced_scan_of_ones_own_household_is_refused_alone_and_the_rest_of_th
         {
             "nonce": "own-0001",
             "scanned_at": (T0 - timedelta(minutes=20)).isoformat(),
-            "card_token": _card(world.app, own),
+            "card_token": card_for(world.app, own),
             "member_id": own["member_ids"][0],
         },
         {
