@@ -620,18 +620,10 @@ def _household_for_scan(event: Event, card_token: str | None, household_code: st
 
 def _with_members(card_token: str) -> Household | None:
     """Load the household a card names with its members in one query (the card is checked after)."""
-    household_id = _card_household_id(card_token)
+    household_id = household_services.card_household_id(card_token)
     if household_id is None:
         return None
     return db.session.scalars(_HOUSEHOLD_WITH_MEMBERS, {"household_id": household_id}).unique().first()
-
-
-def _card_household_id(card_token: str) -> int | None:
-    """The household id a card's token names, before the card is checked (household_from_card)."""
-    head = card_token.strip().split(".", 1)[0]
-    if not (head[:1].upper() == "H" and head[1:].isdigit() and len(head) <= 12):
-        return None
-    return int(head[1:])
 
 
 _HOUSEHOLD_WITH_MEMBERS = (
@@ -661,7 +653,10 @@ class _ScanContext:
 def _read_scan_context(actor: User, event_id: int, card_token: str) -> _ScanContext:
     """The event as get_event reads it (NotFound outside the actor's scope), with what a card scan at it
     needs; the card itself is checked after, by household_from_card."""
-    params: dict[str, Any] = {"event_id": event_id, "household_id": _card_household_id(card_token)}
+    params: dict[str, Any] = {
+        "event_id": event_id,
+        "household_id": household_services.card_household_id(card_token),
+    }
     ids = visible_village_ids(actor)
     if ids is None:
         result = db.session.execute(_scan_context_query(), params)
