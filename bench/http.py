@@ -20,6 +20,11 @@ fixed number of requests of each kind is sent one at a time, and the server log'
 are counted (so nothing the driver sends is missed). Beside the rates it prints the CPU each request cost
 the app server's workers and PostgreSQL's processes (from /proc), which swing much less than the rates and
 say what bounds them, and the ceiling's CPU per posting over each request's ("CPU ×").
+
+Last, each write scenario runs once more as its SQL alone: the service's statements for each request are
+recorded in this process (as psycopg receives them, parameters included) against a copy of the seeded
+village, then replayed on a fresh copy by a minimal Flask + Flask-SQLAlchemy app under the same gunicorn
+and load. Its ratio says what the statements themselves allow, apart from the service's Python.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import os  # noqa: E402
+import pickle  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
 import subprocess  # noqa: E402
@@ -57,6 +63,8 @@ from bench.harness import Api, Server  # noqa: E402
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SERVICE_DB = "mb_bench_http"
 CEILING_DB = "mb_bench_ceiling"
+SEEDED_DB = "mb_bench_seeded"  # the village as seeded, before any timed request: the replays start from it
+REPLAY_DB = "mb_bench_replay"
 SECRETS = {
     "SECRET_KEY": "bench-secret-key-that-is-long-enough-0000",
     "JWT_SECRET_KEY": "bench-jwt-secret-key-that-is-long-enough-00",
@@ -130,6 +138,98 @@ def ceiling_rate(seconds: float, clients: int) -> dict[str, Any]:
 
 def cpu_per_request(meter: CpuMeter, count: int) -> dict[str, float]:
     return {"app_ms": 1000 * meter.app / max(count, 1), "db_ms": 1000 * meter.database / max(count, 1)}
+
+
+# --- the service's statements alone ----------------------------------------------------------------
+
+REPLAY_APP = '''
+"""The service's own statements for one request, recorded as psycopg received them, run from a minimal
+Flask + Flask-SQLAlchemy app: what the request's SQL costs with none of the service's Python around it."""
+import os
+import pickle
+
+import psycopg
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+app = Flask(__name__)
+app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+db = SQLAlchemy(app)
+with open(os.environ["RECORDED"], "rb") as handle:
+    RECORDED = pickle.load(handle)
+CURSORS = {"Cursor": psycopg.Cursor, "RawCursor": psycopg.RawCursor}
+
+
+@app.get("/healthz")
+def healthz():
+    return {"status": "ok"}
+
+
+@app.post("/replay/<int:number>")
+def replay(number):
+    connection = db.session.connection().connection.driver_connection
+    for cursor_class, query, params, prepare in RECORDED[number]:
+        cursor = CURSORS[cursor_class](connection)
+        cursor.execute(query, params, prepare=prepare)
+        if cursor.description:
+            cursor.fetchall()
+    db.session.commit()
+    return {"statements": len(RECORDED[number])}
+'''
+
+
+def copy_of_seeded(name: str) -> None:
+    pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    pg_exec(f"CREATE DATABASE {name} TEMPLATE {SEEDED_DB}")
+
+
+def record_statements(requests: list[Request], path: Path) -> None:
+    """Send `requests` through the service in this process, against a copy of the seeded village, and
+    keep each one's statements as psycopg was given them (cursor class, query, parameters, prepare)."""
+    from merit_bank import create_app
+    from merit_bank.extensions import db
+
+    copy_of_seeded(REPLAY_DB)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": pg_url(REPLAY_DB), **SECRETS})
+    captured: list[tuple[str, Any, Any, bool | None]] = []
+    recorded: list[list[tuple[str, Any, Any, bool | None]]] = []
+    original = psycopg.Cursor.execute
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):  # type: ignore[no-untyped-def]
+        captured.append((type(self).__name__, query, params, prepare))
+        return original(self, query, params, prepare=prepare, binary=binary)
+
+    psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+    try:
+        client = app.test_client()
+        for method, url, body, headers in requests:
+            captured.clear()
+            response = client.open(url, method=method, json=body, headers=headers)
+            if response.status_code >= 300:
+                raise RuntimeError(
+                    f"recording {method} {url}: {response.status_code} {response.get_data()!r}"
+                )
+            recorded.append(list(captured))
+    finally:
+        psycopg.Cursor.execute = original  # type: ignore[method-assign]
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    path.write_bytes(pickle.dumps(recorded))
+
+
+def replay_rate(path: Path, count: int, seconds: float, clients: int) -> dict[str, Any]:
+    """Requests/s and CPU of the minimal app replaying `count` recorded requests on a fresh copy."""
+    copy_of_seeded(REPLAY_DB)
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "bench_replay_app.py").write_text(REPLAY_APP)
+        env = {"DATABASE_URL": pg_url(REPLAY_DB), "PYTHONPATH": f"{folder}:{ROOT}", "RECORDED": str(path)}
+        with Server("bench_replay_app:app", env) as server:
+            requests: list[Request] = [("POST", f"/replay/{n}", None, {}) for n in range(count)]
+            with CpuMeter(server) as meter:
+                result = drive(server.port, requests, seconds, clients)
+    pg_exec(f"DROP DATABASE IF EXISTS {REPLAY_DB} WITH (FORCE)")
+    return {**result, **cpu_per_request(meter, result["count"])}
 
 
 # --- CPU per request --------------------------------------------------------------------------------
@@ -490,6 +590,8 @@ def main() -> None:
     # empty tables and the posting scans whole tables under its lock; this machine's PostgreSQL runs with
     # autovacuum off.
     pg_exec("ANALYZE", SERVICE_DB)
+    pg_exec(f"DROP DATABASE IF EXISTS {SEEDED_DB} WITH (FORCE)")
+    pg_exec(f"CREATE DATABASE {SEEDED_DB} TEMPLATE {SERVICE_DB}")
     cards = card_tokens(world["households"])
     # Check-ins need a fresh household each; the statement count below takes the last `count` + 5 of them.
     checkin_cards = dict(list(cards.items())[: -args.count - 5])
@@ -504,6 +606,18 @@ def main() -> None:
             with CpuMeter(server) as meter:
                 result = drive(server.port, make(wanted), args.seconds, args.clients)
             results[name] = {**result, **cpu_per_request(meter, result["count"])}
+    # The same kinds of request once more, as bare statements from a minimal app: what the SQL alone
+    # allows, so that a missed target can be put down to the statements or to the Python around them.
+    with tempfile.TemporaryDirectory() as folder:
+        for name, make in scenarios(world, checkin_cards, "replay").items():
+            if name == "balance read":
+                continue
+            requests = make(len(checkin_cards))
+            recorded = Path(folder, "recorded.pickle")
+            started = time.time()
+            record_statements(requests, recorded)
+            print(f"# recorded {len(requests)} {name}s' statements in {time.time() - started:.0f} s")
+            results[f"{name}, SQL alone"] = replay_rate(recorded, len(requests), args.seconds, args.clients)
     second = ceiling_rate(args.seconds, args.clients)
     print(f"ceiling (after):  {second['rate']:8.1f} postings/s")
     ceiling = (first["rate"] + second["rate"]) / 2
@@ -529,19 +643,22 @@ def main() -> None:
     # than the rates do (the ceiling's rate is bound by its commit, the service's by CPU).
     ceiling_cpu = sum(run["app_ms"] + run["db_ms"] for run in (first, second)) / 2
     header = ("scenario", "req/s", "× ceiling", "p50 ms", "p99 ms", "SQL/req", "COMMITs", "app ms", "db ms")
-    print(f"{header[0]:<15}" + "".join(f" {h:>9}" for h in (*header[1:], "CPU ×")) + "  bad")
+    print(f"{header[0]:<26}" + "".join(f" {h:>9}" for h in (*header[1:], "CPU ×")) + "  bad")
     for name, result in results.items():
-        statements, commits = counts[name]
+        statements, commits = counts[name.split(",")[0]]  # a replay runs the service's own statements
         figures = (result["rate"], result["rate"] / ceiling, result["p50_ms"], result["p99_ms"])
         cpu = (result["app_ms"], result["db_ms"], ceiling_cpu / max(result["app_ms"] + result["db_ms"], 1e-9))
-        line = f"{name:<15}" + "".join(f" {f:>9.2f}" for f in (*figures, statements, commits, *cpu))
+        line = f"{name:<26}" + "".join(f" {f:>9.2f}" for f in (*figures, statements, commits, *cpu))
         print(f"{line}  {result['bad']} {result['bad_statuses']}")
     for label, run in (("ceiling (before)", first), ("ceiling (after)", second)):
         print(f"{label:<16} app {run['app_ms']:.2f} ms, db {run['db_ms']:.2f} ms of CPU per posting")
     print("# app ms / db ms: CPU per request of the app server's workers / of all PostgreSQL processes;")
     print("# CPU ×: the ceiling's CPU per posting (app + db, mean of both runs) over the request's")
+    print("# …, SQL alone: the service's statements for such requests, recorded in process and run from a")
+    print("#   minimal Flask + Flask-SQLAlchemy app with nothing else around them (the same statements)")
     print(f"# load average after: {os.getloadavg()}")
-    pg_exec(f"DROP DATABASE IF EXISTS {SERVICE_DB} WITH (FORCE)")
+    for name in (SERVICE_DB, SEEDED_DB):
+        pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 if __name__ == "__main__":
