@@ -84,6 +84,16 @@ def pg_exec(sql: str, dbname: str | None = None) -> list[tuple[Any, ...]]:
         return cursor.fetchall() if cursor.description else []
 
 
+def drop_database(name: str) -> None:
+    pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def new_database(name: str, template: str | None = None) -> None:
+    """`name` made afresh: empty, or a copy of `template`."""
+    drop_database(name)
+    pg_exec(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+
+
 # --- servers ---------------------------------------------------------------------------------------
 
 
@@ -116,8 +126,7 @@ def post():
 
 
 def ceiling_rate(seconds: float, clients: int) -> dict[str, Any]:
-    pg_exec(f"DROP DATABASE IF EXISTS {CEILING_DB} WITH (FORCE)")
-    pg_exec(f"CREATE DATABASE {CEILING_DB}")
+    new_database(CEILING_DB)
     pg_exec("CREATE TABLE balances (id int PRIMARY KEY, balance bigint NOT NULL)", CEILING_DB)
     pg_exec(
         "CREATE TABLE entries (id bigserial PRIMARY KEY, account_id int NOT NULL REFERENCES balances,"
@@ -132,7 +141,7 @@ def ceiling_rate(seconds: float, clients: int) -> dict[str, Any]:
             requests: list[Request] = [("POST", "/post", None, {})] * MAX_REQUESTS
             with CpuMeter(server) as meter:
                 result = drive(server.port, requests, seconds, clients)
-    pg_exec(f"DROP DATABASE IF EXISTS {CEILING_DB} WITH (FORCE)")
+    drop_database(CEILING_DB)
     return {**result, **cpu_per_request(meter, result["count"])}
 
 
@@ -178,18 +187,13 @@ def replay(number):
 '''
 
 
-def copy_of_seeded(name: str) -> None:
-    pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    pg_exec(f"CREATE DATABASE {name} TEMPLATE {SEEDED_DB}")
-
-
 def record_statements(requests: list[Request], path: Path) -> None:
     """Send `requests` through the service in this process, against a copy of the seeded village, and
     keep each one's statements as psycopg was given them (cursor class, query, parameters, prepare)."""
     from merit_bank import create_app
     from merit_bank.extensions import db
 
-    copy_of_seeded(REPLAY_DB)
+    new_database(REPLAY_DB, template=SEEDED_DB)
     app = create_app({"SQLALCHEMY_DATABASE_URI": pg_url(REPLAY_DB), **SECRETS})
     captured: list[tuple[str, Any, Any, bool | None]] = []
     recorded: list[list[tuple[str, Any, Any, bool | None]]] = []
@@ -220,7 +224,7 @@ def record_statements(requests: list[Request], path: Path) -> None:
 
 def replay_rate(path: Path, count: int, seconds: float, clients: int) -> dict[str, Any]:
     """Requests/s and CPU of the minimal app replaying `count` recorded requests on a fresh copy."""
-    copy_of_seeded(REPLAY_DB)
+    new_database(REPLAY_DB, template=SEEDED_DB)
     with tempfile.TemporaryDirectory() as folder:
         Path(folder, "bench_replay_app.py").write_text(REPLAY_APP)
         env = {"DATABASE_URL": pg_url(REPLAY_DB), "PYTHONPATH": f"{folder}:{ROOT}", "RECORDED": str(path)}
@@ -228,7 +232,7 @@ def replay_rate(path: Path, count: int, seconds: float, clients: int) -> dict[st
             requests: list[Request] = [("POST", f"/replay/{n}", None, {}) for n in range(count)]
             with CpuMeter(server) as meter:
                 result = drive(server.port, requests, seconds, clients)
-    pg_exec(f"DROP DATABASE IF EXISTS {REPLAY_DB} WITH (FORCE)")
+    drop_database(REPLAY_DB)
     return {**result, **cpu_per_request(meter, result["count"])}
 
 
@@ -362,8 +366,7 @@ def service_env() -> dict[str, str]:
 
 
 def make_service_database() -> None:
-    pg_exec(f"DROP DATABASE IF EXISTS {SERVICE_DB} WITH (FORCE)")
-    pg_exec(f"CREATE DATABASE {SERVICE_DB}")
+    new_database(SERVICE_DB)
     env = {**os.environ, **service_env(), "PYTHONPATH": str(ROOT)}
     flask = [sys.executable, "-m", "flask", "--app", "merit_bank"]
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
@@ -590,8 +593,7 @@ def main() -> None:
     # empty tables and the posting scans whole tables under its lock; this machine's PostgreSQL runs with
     # autovacuum off.
     pg_exec("ANALYZE", SERVICE_DB)
-    pg_exec(f"DROP DATABASE IF EXISTS {SEEDED_DB} WITH (FORCE)")
-    pg_exec(f"CREATE DATABASE {SEEDED_DB} TEMPLATE {SERVICE_DB}")
+    new_database(SEEDED_DB, template=SERVICE_DB)
     cards = card_tokens(world["households"])
     # Check-ins need a fresh household each; the statement count below takes the last `count` + 5 of them.
     checkin_cards = dict(list(cards.items())[: -args.count - 5])
@@ -609,15 +611,15 @@ def main() -> None:
     # The same kinds of request once more, as bare statements from a minimal app: what the SQL alone
     # allows, so that a missed target can be put down to the statements or to the Python around them.
     with tempfile.TemporaryDirectory() as folder:
-        for name, make in scenarios(world, checkin_cards, "replay").items():
-            if name == "balance read":
-                continue
-            requests = make(len(checkin_cards))
+        replayed = scenarios(world, checkin_cards, "replay")
+        for name in ("redemption", "card check-in"):
+            requests = replayed[name](len(checkin_cards))
             recorded = Path(folder, "recorded.pickle")
             started = time.time()
             record_statements(requests, recorded)
             print(f"# recorded {len(requests)} {name}s' statements in {time.time() - started:.0f} s")
-            results[f"{name}, SQL alone"] = replay_rate(recorded, len(requests), args.seconds, args.clients)
+            replay = replay_rate(recorded, len(requests), args.seconds, args.clients)
+            results[f"{name}, SQL alone"] = {**replay, "statements_of": name}  # the service's own statements
     second = ceiling_rate(args.seconds, args.clients)
     print(f"ceiling (after):  {second['rate']:8.1f} postings/s")
     ceiling = (first["rate"] + second["rate"]) / 2
@@ -645,7 +647,7 @@ def main() -> None:
     header = ("scenario", "req/s", "× ceiling", "p50 ms", "p99 ms", "SQL/req", "COMMITs", "app ms", "db ms")
     print(f"{header[0]:<26}" + "".join(f" {h:>9}" for h in (*header[1:], "CPU ×")) + "  bad")
     for name, result in results.items():
-        statements, commits = counts[name.split(",")[0]]  # a replay runs the service's own statements
+        statements, commits = counts[result.get("statements_of", name)]
         figures = (result["rate"], result["rate"] / ceiling, result["p50_ms"], result["p99_ms"])
         cpu = (result["app_ms"], result["db_ms"], ceiling_cpu / max(result["app_ms"] + result["db_ms"], 1e-9))
         line = f"{name:<26}" + "".join(f" {f:>9.2f}" for f in (*figures, statements, commits, *cpu))
@@ -658,7 +660,7 @@ def main() -> None:
     print("#   minimal Flask + Flask-SQLAlchemy app with nothing else around them (the same statements)")
     print(f"# load average after: {os.getloadavg()}")
     for name in (SERVICE_DB, SEEDED_DB):
-        pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        drop_database(name)
 
 
 if __name__ == "__main__":
