@@ -3,6 +3,7 @@ the clerk's scanner queueing scans offline and syncing them, and the clerk's QR 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -39,6 +40,32 @@ def _setup(live_server, rule="instant", **extra):
     response = client.post("/api/v1/events", json=body, headers=world.h(world.clerk))
     assert response.status_code == 201, response.get_json()
     return world, response.get_json()
+
+
+@contextmanager
+def _batches_unreachable(app):
+    """While the block runs, scan batches that reach the live server are refused (503) and counted.
+
+    Chromium's offline emulation does not cover a page the instant it loads again: right after a reload
+    the new document can still read navigator.onLine as true, and its request, passed on by the page's
+    service worker, reaches the server. A phone with no signal would not get through, so during the
+    offline part the server stands in for the missing network; what reached it is in the list.
+    """
+    reached: list[str] = []
+    inner = app.wsgi_app
+
+    def refuse_batches(environ, start_response):
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith("/checkins/batch"):
+            reached.append(environ["PATH_INFO"])
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"no signal"]
+        return inner(environ, start_response)
+
+    app.wsgi_app = refuse_batches
+    try:
+        yield reached
+    finally:
+        app.wsgi_app = inner
 
 
 def _username(app, user_id):
@@ -89,52 +116,56 @@ def test_the_scan_page_queues_scans_offline_and_syncs_them_when_back_online(live
     wait_for(page, "navigator.serviceWorker.controller !== null")
     wait_for(page, "caches.match(location.pathname).then(r => !!r)", interval=0.2)
 
-    page.context.set_offline(True)
-    wait_for(page, "document.getElementById('net').dataset.online === 'false'")
+    with _batches_unreachable(live_server.app) as reached:
+        page.context.set_offline(True)
+        wait_for(page, "document.getElementById('net').dataset.online === 'false'")
 
-    # One elder's card read by the vendored decoder (as the camera loop does), one typed code.
-    first = world.households[0]
-    card_url = f"/api/v1/households/{first['id']}/card.png"
-    page.context.set_offline(False)
-    card_png = page.evaluate(
-        """async (url) => {
-             const blob = await (await fetch(url, {credentials: 'same-origin'})).blob();
-             return await new Promise(r => {
-               const f = new FileReader(); f.onload = () => r(f.result); f.readAsDataURL(blob);
-             });
-           }""",
-        card_url,
-    )
-    page.context.set_offline(True)
-    decoded = page.evaluate(
-        """async (src) => {
-             const img = new Image(); img.src = src; await img.decode();
-             const c = document.createElement('canvas'); c.width = img.width; c.height = img.height;
-             const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
-             const found = jsQR(ctx.getImageData(0, 0, c.width, c.height).data, c.width, c.height);
-             return found && found.data;
-           }""",
-        card_png,
-    )
-    assert decoded and decoded.startswith(f"H{first['id']}.")
-    assert page.evaluate("(t) => window.meritScan.handleCard(t)", decoded)
-    page.click(f"#members button[data-member-id='{first['member_ids'][1]}']")
+        # One elder's card read by the vendored decoder (as the camera loop does), one typed code.
+        first = world.households[0]
+        card_url = f"/api/v1/households/{first['id']}/card.png"
+        page.context.set_offline(False)
+        card_png = page.evaluate(
+            """async (url) => {
+                 const blob = await (await fetch(url, {credentials: 'same-origin'})).blob();
+                 return await new Promise(r => {
+                   const f = new FileReader(); f.onload = () => r(f.result); f.readAsDataURL(blob);
+                 });
+               }""",
+            card_url,
+        )
+        page.context.set_offline(True)
+        # Scan only once the page knows it is offline again, or a scan could be sent in the moment between.
+        wait_for(page, "document.getElementById('net').dataset.online === 'false'")
+        decoded = page.evaluate(
+            """async (src) => {
+                 const img = new Image(); img.src = src; await img.decode();
+                 const c = document.createElement('canvas'); c.width = img.width; c.height = img.height;
+                 const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
+                 const found = jsQR(ctx.getImageData(0, 0, c.width, c.height).data, c.width, c.height);
+                 return found && found.data;
+               }""",
+            card_png,
+        )
+        assert decoded and decoded.startswith(f"H{first['id']}.")
+        assert page.evaluate("(t) => window.meritScan.handleCard(t)", decoded)
+        page.click(f"#members button[data-member-id='{first['member_ids'][1]}']")
 
-    second = world.households[1]
-    page.fill("#code", second["code"].lower())
-    page.click("#code-form button[type=submit]")
-    page.click(f"#members button[data-member-id='{second['member_ids'][0]}']")
+        second = world.households[1]
+        page.fill("#code", second["code"].lower())
+        page.click("#code-form button[type=submit]")
+        page.click(f"#members button[data-member-id='{second['member_ids'][0]}']")
 
-    assert page.text_content("[data-testid=queue-count]") == "2"
-    assert page.locator("#results li[data-outcome=queued]").count() == 2
-    assert _checkins(live_server.app) == 0
+        assert page.text_content("[data-testid=queue-count]") == "2"
+        assert page.locator("#results li[data-outcome=queued]").count() == 2
+        assert reached == []  # the page, knowing it is offline, sent nothing
+        assert _checkins(live_server.app) == 0
 
-    # The page opens again with no connection, and the queue is still there.
-    page.reload()
-    page.wait_for_selector("#scanner[data-ready=true]")
-    assert page.text_content("[data-testid=queue-count]") == "2"
-    assert page.locator("#results li[data-outcome=queued]").count() == 2
-    assert _checkins(live_server.app) == 0
+        # The page opens again with no connection, and the queue is still there.
+        page.reload()
+        page.wait_for_selector("#scanner[data-ready=true]")
+        assert page.text_content("[data-testid=queue-count]") == "2"
+        assert page.locator("#results li[data-outcome=queued]").count() == 2
+        assert _checkins(live_server.app) == 0
 
     page.context.set_offline(False)
     wait_for(page, "document.querySelector('[data-testid=queue-count]').textContent === '0'")
