@@ -74,6 +74,7 @@ SECRETS = {
     "JWT_SECRET_KEY": "bench-jwt-secret-key-that-is-long-enough-00",
 }
 ADMIN_PASSWORD = "bench-admin-password"
+WRITES = ("redemption", "card check-in")  # the write scenarios, held to ≥ 0.5 of the ceiling
 MAX_REQUESTS = 100_000  # more than any scenario gets through in its seconds on this machine
 
 
@@ -138,14 +139,21 @@ def ceiling_rate(seconds: float, clients: int) -> dict[str, Any]:
         CEILING_DB,
     )
     pg_exec("INSERT INTO balances VALUES (1, 0)", CEILING_DB)
+    requests: list[Request] = [("POST", "/post", None, {})] * MAX_REQUESTS
+    return minimal_app_rate(CEILING_APP, CEILING_DB, {}, requests, seconds, clients)
+
+
+def minimal_app_rate(
+    source: str, database: str, env: dict[str, str], requests: list[Request], seconds: float, clients: int
+) -> dict[str, Any]:
+    """Requests/s and CPU per request of a one-module app (`source`) under the same gunicorn and load as
+    the service, on `database`, which is dropped after."""
     with tempfile.TemporaryDirectory() as folder:
-        Path(folder, "bench_ceiling_app.py").write_text(CEILING_APP)
-        env = {"DATABASE_URL": pg_url(CEILING_DB), "PYTHONPATH": f"{folder}:{ROOT}"}
-        with Server("bench_ceiling_app:app", env) as server:
-            requests: list[Request] = [("POST", "/post", None, {})] * MAX_REQUESTS
-            with CpuMeter(server) as meter:
-                result = drive(server.port, requests, seconds, clients)
-    drop_database(CEILING_DB)
+        Path(folder, "bench_minimal_app.py").write_text(source)
+        env = {"DATABASE_URL": pg_url(database), "PYTHONPATH": f"{folder}:{ROOT}", **env}
+        with Server("bench_minimal_app:app", env) as server, CpuMeter(server) as meter:
+            result = drive(server.port, requests, seconds, clients)
+    drop_database(database)
     return {**result, **cpu_per_request(meter, result["count"])}
 
 
@@ -229,15 +237,8 @@ def record_statements(requests: list[Request], path: Path) -> None:
 def replay_rate(path: Path, count: int, seconds: float, clients: int) -> dict[str, Any]:
     """Requests/s and CPU of the minimal app replaying `count` recorded requests on a fresh copy."""
     new_database(REPLAY_DB, template=SEEDED_DB)
-    with tempfile.TemporaryDirectory() as folder:
-        Path(folder, "bench_replay_app.py").write_text(REPLAY_APP)
-        env = {"DATABASE_URL": pg_url(REPLAY_DB), "PYTHONPATH": f"{folder}:{ROOT}", "RECORDED": str(path)}
-        with Server("bench_replay_app:app", env) as server:
-            requests: list[Request] = [("POST", f"/replay/{n}", None, {}) for n in range(count)]
-            with CpuMeter(server) as meter:
-                result = drive(server.port, requests, seconds, clients)
-    drop_database(REPLAY_DB)
-    return {**result, **cpu_per_request(meter, result["count"])}
+    requests: list[Request] = [("POST", f"/replay/{n}", None, {}) for n in range(count)]
+    return minimal_app_rate(REPLAY_APP, REPLAY_DB, {"RECORDED": str(path)}, requests, seconds, clients)
 
 
 # --- CPU per request --------------------------------------------------------------------------------
@@ -616,7 +617,7 @@ def main() -> None:
     # allows, so that a missed target can be put down to the statements or to the Python around them.
     with tempfile.TemporaryDirectory() as folder:
         replayed = scenarios(world, checkin_cards, "replay")
-        for name in ("redemption", "card check-in"):
+        for name in WRITES:
             requests = replayed[name](len(checkin_cards))
             recorded = Path(folder, "recorded.pickle")
             started = time.time()
@@ -666,12 +667,12 @@ def main() -> None:
     # What the write target leaves per request: with as many cores busy as the service kept busy, 0.5 of
     # the ceiling allows this much CPU (app + PostgreSQL) per request. Set beside what the request's
     # statements alone cost, it says whether any Python around them could reach the target here.
-    for name in ("redemption", "card check-in"):
+    target = 0.5 * ceiling
+    for name in WRITES:
         service, alone = results[name], results[f"{name}, SQL alone"]
         cpu = service["app_ms"] + service["db_ms"]
         busy = service["rate"] * cpu / 1000
-        target = 0.5 * ceiling
-        budget = 1000 * busy / target
+        budget = cpu * service["rate"] / target
         print(
             f"# {name}: {busy:.2f} cores busy; 0.5 of the ceiling ({target:.0f}/s) on them leaves "
             f"{budget:.2f} ms of CPU a request; the service costs {cpu:.2f} ms, its statements alone "
